@@ -1,0 +1,61 @@
+"""Plugin: `mlp` (Bengio 2003, makemore part 2) and `mlp-bn` (part 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from mmzoo.hookspecs import hookimpl
+from mmzoo.registry import ModelSpec, Recipe
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    block_size: int = 3  # characters of context
+    n_embd: int = 10
+    n_hidden: int = 200
+
+
+@dataclass(frozen=True)
+class MLPBNConfig:
+    block_size: int = 3
+    n_embd: int = 10
+    n_hidden: int = 200
+    n_layers: int = 1  # Linear -> BatchNorm -> Tanh blocks
+
+
+def build_mlp(config: MLPConfig, vocab_size: int) -> Any:
+    from mmzoo.models.mlp import MLP
+
+    return MLP(config, vocab_size)
+
+
+def build_mlp_bn(config: MLPBNConfig, vocab_size: int) -> Any:
+    from mmzoo.models.mlp import MLPBN
+
+    return MLPBN(config, vocab_size)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(
+        ModelSpec(
+            name="mlp",
+            family="mlp",
+            summary="Bengio et al. 2003 MLP over the last 3 characters (makemore part 2)",
+            config=MLPConfig,
+            build=build_mlp,
+            recipe=Recipe(steps=20_000, batch_size=256, lr=1e-2, eval_every=2000),
+        )
+    )
+    register(
+        ModelSpec(
+            name="mlp-bn",
+            family="mlp",
+            summary="MLP with BatchNorm and Kaiming init (makemore part 3)",
+            config=MLPBNConfig,
+            build=build_mlp_bn,
+            presets={"deep": {"n_layers": 5, "n_hidden": 100}},
+            recipe=Recipe(steps=20_000, batch_size=256, lr=1e-2, eval_every=2000),
+        )
+    )

@@ -1,0 +1,279 @@
+"""The `mmzoo` command: a thin typer app, built after plugins load so that plugin
+commands attach without reloading anything. Torch is imported only inside the
+commands that need it; `mmzoo sample x.onnx` and `mmzoo info` never import it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from mmzoo.errors import MmzooError
+from mmzoo.output import print_json, print_table, warn
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "exported"
+
+JSON_OPT = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+def _zoo() -> Any:
+    from mmzoo.plugins import get_zoo
+
+    return get_zoo()
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise MmzooError(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_list(
+    pattern: Optional[str] = typer.Argument(None, help="Glob on model names, e.g. 'mlp*'."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """List every model: name, family, params at its default config, plugin, summary."""
+    from mmzoo.catalog import model_rows
+
+    rows = model_rows(_zoo(), pattern)
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["name", "family", "params", "plugin", "summary"],
+        [[r["name"], r["family"], f"{r['params']:,}" if r["params"] is not None else "?",
+          f"{r['plugin']} {r['plugin_version']}", r["summary"]] for r in rows],
+    )
+
+
+def cmd_plugins(as_json: bool = JSON_OPT) -> None:
+    """List plugin distributions, their versions, what each registers, and load errors."""
+    zoo = _zoo()
+    docs = [p.as_json() for p in zoo.plugins]
+    if as_json:
+        from mmzoo.hookspecs import PLUGIN_API_VERSION
+
+        print_json({"plugin_api": PLUGIN_API_VERSION, "plugins": docs})
+        return
+    print_table(
+        ["plugin", "distribution", "version", "status", "models", "datasets", "errors"],
+        [[d["name"], d["distribution"], d["version"], d["status"], ", ".join(d["models"]),
+          ", ".join(d["datasets"]), "; ".join(d["errors"])] for d in docs],
+    )
+
+
+def cmd_datasets(as_json: bool = JSON_OPT) -> None:
+    """List named corpora usable as `--data NAME`."""
+    zoo = _zoo()
+    rows = [{"name": d.name, "summary": d.summary, "plugin": d.plugin, "plugin_version": d.plugin_version}
+            for d in zoo.datasets.values()]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(["name", "plugin", "summary"], [[r["name"], f"{r['plugin']} {r['plugin_version']}", r["summary"]]
+                                                 for r in rows])
+
+
+def cmd_train(
+    model: str = typer.Argument(..., help="Model name (see `mmzoo list`)."),
+    data: Optional[str] = typer.Option(None, "--data", help="A text file (one item per line) or a dataset name."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Override the recipe's steps."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Override the recipe's batch size."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Override the recipe's learning rate."),
+    seed: int = typer.Option(42, "--seed", help="Seeds the split, the init and the batches."),
+    sets: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default runs/MODEL/<timestamp>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out (or the newest run)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Train a model; the best checkpoint by val loss is kept in the run folder."""
+    from mmzoo.train_command import run_train
+
+    result = run_train(_zoo(), model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume,
+                       quiet=as_json)
+    if as_json:
+        print_json(result)
+
+
+def cmd_sample(
+    target: str = typer.Argument(..., help="FILE.onnx, a run folder, a checkpoint, or a model name."),
+    n: int = typer.Option(20, "-n", "--num", help="How many items."),
+    temperature: float = typer.Option(1.0, "--temperature", "-t"),
+    top_k: Optional[int] = typer.Option(None, "--top-k"),
+    prefix: str = typer.Option("", "--prefix", help="Every sample starts with this."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same samples."),
+    provider: list[str] = typer.Option([], "--provider", help="onnxruntime provider(s): cpu, cuda, auto, ..."),
+    batch_size: int = typer.Option(1000, "--batch-size", help="Items generated together."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Generate new items. FILE.onnx samples under onnxruntime alone, without torch."""
+    from mmzoo.sampling import SampleOptions
+
+    options = SampleOptions(n=n, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed,
+                            batch_size=batch_size)
+    options.check()
+    onnx_path = _onnx_target(target)
+    if onnx_path is not None:
+        from mmzoo.runtime import sample_command
+
+        doc = sample_command(onnx_path, options, provider)
+    else:
+        if provider:
+            raise MmzooError("--provider applies to .onnx files; export the model first with `mmzoo export`")
+        from mmzoo.sample_command import sample_checkpoint
+
+        doc = sample_checkpoint(target, options)
+    _print_samples(doc, as_json)
+
+
+def _onnx_target(target: str) -> Path | None:
+    """FILE.onnx as given, or for a model name without a local run, its pretrained export."""
+    if target.endswith(".onnx"):
+        return Path(target)
+    path = Path(target)
+    if path.exists() or "/" in target:
+        return None
+    from mmzoo.runs import newest_run
+
+    if newest_run(target) is None:
+        pretrained = PRETRAINED_DIR / f"names-{target}.onnx"
+        if pretrained.is_file():
+            warn(f"no local run of {target}: sampling the pretrained {pretrained}")
+            return pretrained
+    return None
+
+
+def _print_samples(doc: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(doc)
+        return
+    for s in doc["samples"]:
+        print(s)
+    summary = doc.get("novelty")
+    if summary:
+        print(
+            f"{summary['train']} in the training data, {summary['val_test']} in val/test, {summary['new']} new",
+            file=sys.stderr,
+        )
+
+
+def cmd_eval(
+    target: str = typer.Argument(..., help="A run folder, a checkpoint, or a model name."),
+    data: Optional[str] = typer.Option(None, "--data", help="Loss on this file instead of the run's splits."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Train/val/test loss of a run, or its loss on another file."""
+    from mmzoo.eval_command import evaluate
+
+    doc = evaluate(target, data)
+    if as_json:
+        print_json(doc)
+        return
+    print_table(["split", "items", "loss"], [[k, v["items"], f"{v['loss']:.4f}"] for k, v in doc["losses"].items()],
+                title=f"{doc['model']} ({doc['run']})")
+
+
+def cmd_export(
+    target: str = typer.Argument(..., help="A model name (its newest run), a run folder or a checkpoint."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output path (default exported/<model>.onnx)."),
+    opset: int = typer.Option(20, "--opset", help="ONNX opset."),
+    no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Keep BatchNorm's running statistics."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Fold BatchNorm, export to ONNX, and check parity under onnxruntime."""
+    from mmzoo.export_command import run_export
+
+    doc = run_export(target, out, opset, calibrate=not no_calibrate)
+    if as_json:
+        print_json(doc)
+        return
+    print_table(["", ""], [[k, v] for k, v in doc["summary"].items()], title="exported")
+
+
+def cmd_info(
+    path: Path = typer.Argument(..., help="An exported FILE.onnx."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Show an exported file's metadata, inputs, outputs and the providers available."""
+    from mmzoo.runtime import describe
+
+    doc = describe(path)
+    if as_json:
+        print_json(doc)
+        return
+    print_table(["key", "value"], [[k, v] for k, v in doc["metadata"].items()], title=str(path))
+    print_table(["io", "name", "type", "shape"],
+                [["input", i["name"], i["type"], i["shape"]] for i in doc["inputs"]]
+                + [["output", o["name"], o["type"], o["shape"]] for o in doc["outputs"]])
+    print("providers available: " + ", ".join(doc["providers_available"]))
+
+
+COMMANDS = {
+    "list": cmd_list,
+    "plugins": cmd_plugins,
+    "datasets": cmd_datasets,
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "eval": cmd_eval,
+    "export": cmd_export,
+    "info": cmd_info,
+}
+
+# Commands that work from an .onnx file alone: no plugin loading, no torch.
+TORCH_FREE = {"info"}
+
+
+def build_app(load_plugins: bool = True) -> typer.Typer:
+    app = typer.Typer(
+        name="mmzoo",
+        help="A zoo of makemore-style character-level language models.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    for name, fn in COMMANDS.items():
+        app.command(name)(fn)
+    if load_plugins:
+        zoo = _zoo()
+        zoo.add_commands(app)
+    return app
+
+
+def _needs_plugins(argv: list[str]) -> bool:
+    """`mmzoo sample x.onnx` and `mmzoo info x.onnx` run on onnxruntime alone."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words:
+        return True
+    if words[0] in TORCH_FREE:
+        return False
+    return not (words[0] == "sample" and len(words) > 1 and words[1].endswith(".onnx"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        load = _needs_plugins(argv)
+        app = build_app(load_plugins=load)
+        if load:
+            _zoo().warn_broken()
+        app(args=argv, prog_name="mmzoo", standalone_mode=True)
+    except MmzooError as exc:
+        print(f"mmzoo: error: {exc}", file=sys.stderr)
+        return 1
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        print("mmzoo: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

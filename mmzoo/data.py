@@ -1,0 +1,105 @@
+"""Corpus, vocabulary and split: torch-free. Tensors are built once, up front,
+by `mmzoo.tensors`, so the training loop never touches Python strings."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmzoo.errors import MmzooError
+
+BOUNDARY = "."  # token 0: starts and ends every item
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Index 0 is the boundary token; then the corpus's characters, sorted."""
+
+    chars: tuple[str, ...]
+
+    @classmethod
+    def from_items(cls, items: list[str]) -> "Vocab":
+        return cls((BOUNDARY, *sorted(set("".join(items)))))
+
+    @property
+    def size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        table = self._index()
+        unknown = sorted({c for c in text if c not in table})
+        if unknown:
+            raise MmzooError(f"characters the model never saw: {' '.join(repr(c) for c in unknown)}")
+        return [table[c] for c in text]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+    def _index(self) -> dict[str, int]:
+        # Index 0 is the boundary and never stands for a character of an item,
+        # even where the corpus itself contains a '.'.
+        return {c: i for i, c in enumerate(self.chars) if i > 0}
+
+
+@dataclass(frozen=True)
+class Corpus:
+    items: list[str]
+    source: str  # a dataset name or a file path
+    sha256: str  # of the file's bytes
+
+    @property
+    def vocab(self) -> Vocab:
+        return Vocab.from_items(self.items)
+
+    @property
+    def max_length(self) -> int:
+        """Longest item + 1 (its closing boundary): the most tokens a sample needs."""
+        return max(len(item) for item in self.items) + 1
+
+
+def read_items(path: Path) -> tuple[list[str], str]:
+    """Items of a UTF-8 text file, one per line: CRLF and a BOM accepted,
+    whitespace stripped, empty lines dropped. Also returns the bytes' sha256."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise MmzooError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise MmzooError(f"{path} is a directory, not a text file") from None
+    except OSError as exc:
+        raise MmzooError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise MmzooError(f"{path} is not UTF-8 text (bad byte on line {line})") from None
+    items = [line.strip() for line in text.splitlines()]
+    items = [item for item in items if item]
+    if not items:
+        raise MmzooError(f"{path} has no items (it is empty or only blank lines)")
+    return items, hashlib.sha256(raw).hexdigest()
+
+
+def load_corpus(source: str | Path | None = None) -> Corpus:
+    """A dataset name (`names`, or one a plugin registers) or a file path. None means `names`."""
+    source = "names" if source is None else source
+    path = Path(source)
+    if not path.exists() and isinstance(source, str) and "/" not in source and "." not in source:
+        from mmzoo.plugins import get_zoo
+
+        path = Path(get_zoo().dataset(source).load())
+        items, digest = read_items(path)
+        return Corpus(items, source, digest)
+    items, digest = read_items(path)
+    return Corpus(items, str(path), digest)
+
+
+def split_items(items: list[str], seed: int = 42, fractions: tuple[float, float] = (0.8, 0.9)) -> dict[str, list[str]]:
+    """The lectures' split: shuffle with `random.seed(seed)`, then 80/10/10."""
+    shuffled = list(items)
+    random.Random(seed).shuffle(shuffled)
+    n1, n2 = int(fractions[0] * len(shuffled)), int(fractions[1] * len(shuffled))
+    return {"train": shuffled[:n1], "val": shuffled[n1:n2], "test": shuffled[n2:]}

@@ -1,0 +1,40 @@
+"""`mmzoo eval`: the shared per-character loss on a run's splits or on another file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mmzoo.errors import MmzooError
+
+
+def evaluate(target: str, data: str | None) -> dict[str, Any]:
+    from mmzoo.data import Vocab, load_corpus, read_items, split_items
+    from mmzoo.dataset_tensors import tensorize
+    from mmzoo.loss import split_loss
+    from mmzoo.runs import load_run, resolve
+
+    run = load_run(resolve(target))
+    vocab = Vocab(tuple(run.meta["vocab"]))
+    if data is not None:
+        items, _ = read_items(Path(data)) if Path(data).exists() else (load_corpus(data).items, "")
+        _check_chars(items, vocab, data)
+        named = {Path(data).name: items}
+    else:
+        corpus = load_corpus(run.meta["data"]["source"])
+        if corpus.sha256 != run.meta["data"]["sha256"]:
+            raise MmzooError(f"{corpus.source} changed since training; pass --data to evaluate on a file")
+        named = split_items(corpus.items, run.meta["split"]["seed"])
+    losses = {}
+    for name, items in named.items():
+        length = max(max(len(i) for i in items) + 1, 2)
+        t = tensorize(items, vocab, length, run.model)
+        losses[name] = {"items": len(items), "loss": split_loss(run.model, t.x, t.y)}
+    return {"model": run.meta["model"], "run": str(run.directory), "losses": losses}
+
+
+def _check_chars(items: list[str], vocab: Vocab, source: str) -> None:
+    known = set(vocab.chars[1:])
+    unseen = sorted({c for item in items for c in item} - known)
+    if unseen:
+        raise MmzooError(f"{source} has characters the model never saw: {' '.join(map(repr, unseen))}")
