@@ -217,7 +217,7 @@ class Trainer:
                 loss.backward()
                 self.optimizer.step()
                 self.step += 1
-                value = float(loss)
+                value = loss.item()
                 smoothed = value if math.isnan(smoothed) else 0.98 * smoothed + 0.02 * value
                 self.train_loss = smoothed
                 if progress is not None:

@@ -1,0 +1,49 @@
+"""makemore part 3's "calibrate the batch norm at the end of training": set each
+BatchNorm's inference statistics from the whole training split, layer by layer in
+execution order, each measured with the layers before it already calibrated."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from mmzoo.fold import batchnorms_in_order
+from mmzoo.nn import BatchNorm
+
+
+def _feature_dim(bn: nn.Module, x: torch.Tensor) -> int:
+    return -1 if isinstance(bn, BatchNorm) else (1 if x.dim() > 1 else 0)
+
+
+@torch.no_grad()
+def calibrate_batchnorm(
+    model: nn.Module, run_all: Callable[[nn.Module], None], probe: Callable[[nn.Module], object]
+) -> int:
+    """run_all(model) pushes the whole training split through the model (in chunks);
+    probe(model) is one small forward pass used to find the layers. Returns how many."""
+    model.eval()
+    layers = batchnorms_in_order(model, probe)
+    for _, bn in layers:
+        acc: dict[str, torch.Tensor | int] = {"sum": 0, "sumsq": 0, "n": 0}
+
+        def measure(module: nn.Module, args: tuple) -> None:
+            x = args[0].double()
+            dim = _feature_dim(module, x)
+            flat = x.movedim(dim, -1).reshape(-1, x.shape[dim])  # [N, features]
+            acc["sum"] = acc["sum"] + flat.sum(0)
+            acc["sumsq"] = acc["sumsq"] + (flat * flat).sum(0)
+            acc["n"] = int(acc["n"]) + flat.shape[0]
+
+        handle = bn.register_forward_pre_hook(measure)
+        try:
+            run_all(model)
+        finally:
+            handle.remove()
+        n = int(acc["n"])
+        mean = acc["sum"] / n
+        var = (acc["sumsq"] / n - mean * mean).clamp_min(0) * n / max(n - 1, 1)  # unbiased, as torch keeps it
+        bn.running_mean.copy_(mean.float())
+        bn.running_var.copy_(var.float())
+    return len(layers)

@@ -1,0 +1,275 @@
+"""Sampling from an exported file with onnxruntime and numpy only: never torch.
+
+    from mmzoo.runtime import OnnxSampler
+    OnnxSampler("exported/mlp-bn.onnx").sample(10, temperature=0.8, seed=1)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from mmzoo.errors import MmzooError
+from mmzoo.onnx_contract import FORMAT_VERSION, MODES, REQUIRED_KEYS
+from mmzoo.sampling import SampleOptions, generate
+
+# Short names for onnxruntime's execution providers.
+PROVIDER_NAMES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "migraphx": "MIGraphXExecutionProvider",
+    "qnn": "QNNExecutionProvider",
+    "webgpu": "WebGpuExecutionProvider",
+    "xnnpack": "XnnpackExecutionProvider",
+    "nnapi": "NnapiExecutionProvider",
+    "cann": "CANNExecutionProvider",
+    "acl": "ACLExecutionProvider",
+    "vitisai": "VitisAIExecutionProvider",
+}
+REMOTE_PROVIDERS = {"AzureExecutionProvider"}
+SMALL_BATCH = 64  # up to here one intra-op thread is faster for these tiny graphs
+
+
+def _ort() -> Any:
+    import onnxruntime
+
+    return onnxruntime
+
+
+def available_providers() -> list[str]:
+    return list(_ort().get_available_providers())
+
+
+def provider_name(short: str) -> str:
+    if short in PROVIDER_NAMES.values():
+        return short
+    name = PROVIDER_NAMES.get(short.lower())
+    if name is None:
+        choices = ", ".join(sorted(set(PROVIDER_NAMES) | {"auto"}))
+        raise MmzooError(f"unknown provider {short!r}; choose from {choices}")
+    return name
+
+
+@dataclass
+class Metadata:
+    model: str
+    vocab: list[str]
+    mode: str
+    context_length: int
+    state: list[dict[str, str]]
+    max_length: int
+    props: dict[str, str]
+
+    @classmethod
+    def from_props(cls, props: dict[str, str], path: Path) -> "Metadata":
+        if "mmzoo.format" not in props:
+            raise MmzooError(f"{path} has no mmzoo metadata: it was not exported by `mmzoo export`")
+        if props["mmzoo.format"] != FORMAT_VERSION:
+            raise MmzooError(
+                f"{path} uses mmzoo ONNX format {props['mmzoo.format']}; this mmzoo reads {FORMAT_VERSION}"
+            )
+        missing = [k for k in REQUIRED_KEYS if k not in props]
+        if missing:
+            raise MmzooError(f"{path} lacks mmzoo metadata: {', '.join(missing)}")
+        try:
+            meta = cls(
+                model=props["mmzoo.model"],
+                vocab=json.loads(props["mmzoo.vocab"]),
+                mode=props["mmzoo.input"],
+                context_length=int(props["mmzoo.context_length"]),
+                state=json.loads(props["mmzoo.state"]),
+                max_length=int(props["mmzoo.max_length"]),
+                props=dict(props),
+            )
+        except (ValueError, TypeError) as exc:
+            raise MmzooError(f"{path} has malformed mmzoo metadata: {exc}") from None
+        if meta.mode not in MODES:
+            raise MmzooError(f"{path}: unknown input mode {meta.mode!r}")
+        return meta
+
+
+class OnnxModel:
+    """An exported file: its metadata and onnxruntime sessions (one per thread setting)."""
+
+    def __init__(self, path: str | Path, providers: Sequence[str] | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise MmzooError(f"no such file: {self.path}")
+        self.model_bytes = self.path.read_bytes()
+        self.requested = list(providers or [])
+        self._sessions: dict[int, Any] = {}
+        self.metadata = Metadata.from_props(self._session(0).get_modelmeta().custom_metadata_map, self.path)
+
+    def _session(self, threads: int) -> Any:
+        if threads not in self._sessions:
+            ort = _ort()
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.log_severity_level = 3
+            providers = self._providers()
+            try:
+                session = ort.InferenceSession(self.model_bytes, sess_options=options, providers=providers)
+            except Exception as exc:
+                first = str(exc).strip().splitlines()
+                raise MmzooError(f"{self.path} cannot be loaded by onnxruntime: {first[0] if first else exc}") from None
+            self._check_providers(session, providers)
+            self._sessions[threads] = session
+        return self._sessions[threads]
+
+    def _providers(self) -> list[str]:
+        available = available_providers()
+        wanted = [p for p in self.requested if p.lower() != "auto"]
+        if not wanted:
+            # onnxruntime's own priority order (CPU last), minus the remote-call Azure provider
+            return [p for p in available if p not in REMOTE_PROVIDERS]
+        names = [provider_name(p) for p in wanted]
+        missing = [n for n in names if n not in available]
+        if missing:
+            raise MmzooError(
+                f"provider {', '.join(missing)} is not available in this onnxruntime; available: {', '.join(available)}"
+            )
+        if "CPUExecutionProvider" not in names:
+            names.append("CPUExecutionProvider")  # for the odd op an accelerator lacks
+        return names
+
+    def _check_providers(self, session: Any, asked: list[str]) -> None:
+        """onnxruntime falls back to CPU silently; an explicit request that did not take is an error."""
+        got = session.get_providers()
+        explicit = [provider_name(p) for p in self.requested if p.lower() != "auto"]
+        failed = [p for p in explicit if p not in got]
+        if failed:
+            raise MmzooError(
+                f"provider {', '.join(failed)} did not start (onnxruntime fell back to {got[0]}); "
+                f"available: {', '.join(available_providers())}"
+            )
+        if any(p.lower() == "auto" for p in self.requested):
+            print(f"mmzoo: using {got[0]}", file=sys.stderr)
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._session(0).get_providers())
+
+    def session_for(self, batch: int) -> Any:
+        return self._session(1 if batch <= SMALL_BATCH else 0)
+
+
+class OrtStepper:
+    """Feeds the numpy sampling loop from an onnxruntime session, in any input mode."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model = model
+        self.meta = model.metadata
+        self.session: Any = None
+        self.history = np.zeros((0, 0), dtype=np.int64)
+        self.state: dict[str, np.ndarray] = {}
+        self.pos = 0
+
+    def start(self, batch: int) -> None:
+        self.session = self.model.session_for(batch)
+        self.history = np.zeros((batch, 0), dtype=np.int64)
+        self.pos = 0
+        self.state = {}
+        if self.meta.mode == "step":
+            for arg in self.session.get_inputs():
+                if arg.name not in ("idx", "pos"):
+                    shape = [batch if i == 0 else (d if isinstance(d, int) else 0) for i, d in enumerate(arg.shape)]
+                    self.state[arg.name] = np.zeros(shape, dtype=np.float32)
+
+    def feed(self, tokens: np.ndarray) -> np.ndarray:
+        tokens = tokens.astype(np.int64)
+        if self.meta.mode == "step":
+            feeds = {"idx": tokens, "pos": np.array(self.pos, dtype=np.int64), **self.state}
+            outputs = self.session.run(None, feeds)
+            named = dict(zip((o.name for o in self.session.get_outputs()), outputs))
+            for pair in self.meta.state:
+                self.state[pair["input"]] = named[pair["output"]]
+            self.pos += 1
+            return named["logits"]
+        self.history = np.concatenate([self.history, tokens[:, None]], axis=1)
+        C = self.meta.context_length
+        recent = self.history[:, -C:]
+        if self.meta.mode == "window" and recent.shape[1] < C:
+            recent = np.pad(recent, ((0, 0), (C - recent.shape[1], 0)))
+        return self.session.run(["logits"], {"idx": np.ascontiguousarray(recent)})[0]
+
+
+class OnnxSampler:
+    """Generate items from an exported mmzoo file; same seed, same items, any batch size."""
+
+    def __init__(self, path: str | Path, providers: Sequence[str] | None = None) -> None:
+        self.model = OnnxModel(path, providers)
+
+    @property
+    def metadata(self) -> Metadata:
+        return self.model.metadata
+
+    def sample(
+        self,
+        n: int = 20,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        prefix: str = "",
+        seed: int = 0,
+        batch_size: int = 1000,
+    ) -> list[str]:
+        options = SampleOptions(n, temperature, top_k, prefix, seed, batch_size)
+        return generate(OrtStepper(self.model), self.metadata.vocab, self.metadata.max_length, options)
+
+
+def sample_command(path: Path, options: SampleOptions, providers: Sequence[str]) -> dict[str, Any]:
+    sampler = OnnxSampler(path, providers)
+    samples = generate(OrtStepper(sampler.model), sampler.metadata.vocab, sampler.metadata.max_length, options)
+    doc: dict[str, Any] = {
+        "model": sampler.metadata.model,
+        "source": str(path),
+        "provider": sampler.model.session_for(min(options.n, options.batch_size) or 1).get_providers()[0],
+        "samples": samples,
+    }
+    splits = _builtin_splits(sampler.metadata.props)
+    if splits is not None:
+        from mmzoo.sampling import novelty
+
+        doc["novelty"] = novelty(samples, splits)
+    return doc
+
+
+def _builtin_splits(props: dict[str, str]) -> dict[str, list[str]] | None:
+    """The training splits, when the file was trained on the built-in names corpus."""
+    if props.get("mmzoo.data_source") != "names":
+        return None
+    from mmzoo.builtin.datasets import names_path
+    from mmzoo.data import read_items, split_items
+
+    items, digest = read_items(names_path())
+    if digest != props.get("mmzoo.data_sha256"):
+        return None
+    return split_items(items, int(props.get("mmzoo.split_seed", "42")))
+
+
+def describe(path: Path) -> dict[str, Any]:
+    model = OnnxModel(path)
+    session = model._session(0)
+
+    def io(args: Any) -> list[dict[str, Any]]:
+        return [{"name": a.name, "type": a.type, "shape": [d if d is not None else "?" for d in a.shape]} for a in args]
+
+    return {
+        "path": str(path),
+        "size_bytes": path.stat().st_size,
+        "metadata": model.metadata.props,
+        "inputs": io(session.get_inputs()),
+        "outputs": io(session.get_outputs()),
+        "providers_available": available_providers(),
+    }
