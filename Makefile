@@ -1,0 +1,39 @@
+# The README's first two commands: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+MMZOO := $(VENV)/bin/mmzoo
+STAMP := $(VENV)/.mmzoo-installed
+SHARED_NAMES ?= ../shared/data/names.txt
+
+.PHONY: install demo test lint format bench
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# torch comes from constraints.txt's pin (a CPU build on disk here), never a CUDA download.
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(MMZOO) train mlp-bn
+	$(MMZOO) sample mlp-bn -n 20
+	$(MMZOO) export mlp-bn
+	$(MMZOO) sample exported/mlp-bn.onnx -n 20
+
+# pytest's exit code 5 ("no tests collected") counts as a failure: there must be tests.
+test: install
+	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: no tests collected" >&2; exit 1; fi; exit $$rc
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/sampling.py
