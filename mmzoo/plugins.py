@@ -1,15 +1,23 @@
 """Find and load plugins from the `mmzoo` entry-point group, one at a time, so
-that one broken plugin is recorded and reported instead of taking mmzoo down."""
+that one broken plugin is recorded and reported instead of taking mmzoo down.
+
+pluggy's own loader imports every entry point without a try/except, and one
+hook implementation that raises aborts the hook call for all the others; so
+this module imports entry points itself and calls each implementation on its
+own. Every failure lands in that plugin's PluginInfo.errors, which `mmzoo
+plugins` shows and `warn_broken` turns into one stderr line per plugin.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import os
+import re
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from importlib import metadata
-from typing import Any, Iterable
+from typing import Any, TextIO
 
 import pluggy
 
@@ -21,32 +29,50 @@ ENTRY_POINT_GROUP = "mmzoo"
 BUILTIN_DIST = "mmzoo"
 LOAD_ENV = "MMZOO_LOAD_PLUGINS"
 
+# The values of "status" in `mmzoo plugins --json` (docs/plugins.md): part of the stable schema.
+OK, BROKEN, DISABLED = "ok", "broken", "disabled"
+
 
 @dataclass
 class PluginInfo:
-    """One plugin (an entry point, or an object registered at run time) and what it gave."""
+    """One plugin (an entry point, or an object added at run time) and what it gave.
 
-    name: str
-    dist: str
+    A plugin with errors may still have registered some models: a spec that is
+    refused does not take its plugin's other specs with it."""
+
+    name: str  # the entry point's name (unique only together with dist)
+    dist: str  # the distribution that declares it
     version: str
+    api: int | None = None  # the plugin API it declares; None when never imported
+    disabled: bool = False  # skipped by MMZOO_LOAD_PLUGINS, never imported
     models: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def status(self) -> str:
+        if self.disabled:
+            return DISABLED
+        return OK if self.ok else BROKEN
+
     def as_json(self) -> dict[str, Any]:
+        """One entry of `mmzoo plugins --json`; keys are documented and only ever added to."""
         return {
             "name": self.name,
             "distribution": self.dist,
             "version": self.version,
             "builtin": self.dist == BUILTIN_DIST,
-            "status": "ok" if self.ok else "broken",
-            "models": self.models,
-            "datasets": self.datasets,
-            "errors": self.errors,
+            "status": self.status,
+            "plugin_api": self.api,
+            "models": list(self.models),
+            "datasets": list(self.datasets),
+            "commands": list(self.commands),
+            "errors": list(self.errors),
         }
 
 
@@ -59,156 +85,289 @@ class Zoo:
         self.models: dict[str, ModelSpec] = {}
         self.datasets: dict[str, DatasetSpec] = {}
         self.plugins: list[PluginInfo] = []
+        self.notices: list[str] = []  # problems that belong to no single plugin
         self._info_by_plugin: dict[int, PluginInfo] = {}
 
     # -- loading ---------------------------------------------------------
 
     def add_plugin(self, plugin: Any, name: str | None = None, dist: str = "", version: str = "") -> PluginInfo:
-        """Register one plugin object (a module or an object with hookimpls) and run its hooks."""
-        name = name or getattr(plugin, "__name__", type(plugin).__name__)
+        """Register one plugin object (a module, or any object with hookimpls) and run
+        its register hooks. Never raises for a plugin's fault: read the returned info."""
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         info = PluginInfo(name=name, dist=dist or name, version=version)
         self.plugins.append(info)
-        needed = getattr(plugin, "mmzoo_plugin_api", 1)
-        if not isinstance(needed, int) or needed > hookspecs.PLUGIN_API_VERSION:
-            info.errors.append(
-                f"needs mmzoo plugin API {needed}, this mmzoo ({_own_version()}) has "
-                f"{hookspecs.PLUGIN_API_VERSION}: upgrade mmzoo"
-            )
+        refusal = _api_refusal(plugin, info)
+        if refusal:
+            info.errors.append(refusal)
+            return info
+        # pluggy names must be unique; entry-point names are unique only per distribution
+        # (a third-party entry point may well be called `mlp`, like a built-in one).
+        key = f"{info.dist}:{name}"
+        while self.pm.has_plugin(key):
+            key += "+"
+        try:
+            self.pm.register(plugin, name=key)
+        except Exception as exc:  # pluggy validation: bad hookimpl arguments, object registered twice
+            if self.pm.get_plugin(key) is plugin:  # pluggy keeps the name of a plugin it refused
+                self.pm.unregister(name=key)
+            info.errors.append(f"cannot register: {_one_line(exc)}")
             return info
         try:
-            self.pm.register(plugin, name=name)
-        except Exception as exc:  # pluggy validation: bad hookimpl signature, duplicate name
-            if self.pm.get_plugin(name) is plugin:
-                self.pm.unregister(plugin)
-            info.errors.append(f"cannot register: {exc}")
-            return info
-        try:
-            self.pm.check_pending()
+            self.pm.check_pending()  # a misspelt hook (`register_model`) is an error, not a silent no-op
         except pluggy.PluginValidationError as exc:
-            self.pm.unregister(plugin)
-            info.errors.append(f"unknown hook: {exc}")
+            self.pm.unregister(name=key)
+            info.errors.append(f"unknown hook: {_one_line(exc)}")
+            return info
+        impls = self._impls_of(plugin)
+        if not impls:
+            self.pm.unregister(name=key)
+            info.errors.append("implements no mmzoo hook (are its functions decorated with @mmzoo.hookimpl?)")
+            return info
+        wrappers = [i.function.__name__ for i in impls if i.hookwrapper or i.wrapper]
+        if wrappers:
+            self.pm.unregister(name=key)
+            info.errors.append(f"hook wrappers are not supported: {', '.join(wrappers)}")
             return info
         self._info_by_plugin[id(plugin)] = info
-        self._run_hooks_of(plugin, info)
+        self._run_register_hooks(plugin, info)
         return info
 
-    def _run_hooks_of(self, plugin: Any, info: PluginInfo) -> None:
-        for hook_name, table, kind in (
-            ("register_models", self.models, ModelSpec),
-            ("register_datasets", self.datasets, DatasetSpec),
+    def _impls_of(self, plugin: Any) -> list[Any]:
+        return [
+            impl
+            for hook_name in ("register_models", "register_datasets", "register_commands")
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls()
+            if impl.plugin is plugin
+        ]
+
+    def _run_register_hooks(self, plugin: Any, info: PluginInfo) -> None:
+        for hook_name, table, kind, added in (
+            ("register_models", self.models, ModelSpec, info.models),
+            ("register_datasets", self.datasets, DatasetSpec, info.datasets),
         ):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin is plugin:
-                    self._call_register_hook(impl, info, table, kind, hook_name)
+                    self._call_register_hook(impl, info, hook_name, table, kind, added)
 
     def _call_register_hook(
-        self, impl: Any, info: PluginInfo, table: dict[str, Any], kind: type, hook_name: str
+        self, impl: Any, info: PluginInfo, hook_name: str, table: dict[str, Any], kind: type, added: list[str]
     ) -> None:
-        added: list[str] = []
+        """Call one implementation with its own `register`. A refused spec is recorded
+        and skipped, not raised into the plugin's code, so its other specs still load;
+        a hook that raises keeps what it registered before the exception."""
+        label = "model" if kind is ModelSpec else "dataset"
 
         def register(spec: Any) -> None:
             if not isinstance(spec, kind):
-                raise _SpecError(f"{hook_name} gave a {type(spec).__name__}, not an mmzoo.{kind.__name__}")
+                info.errors.append(f"{hook_name}: gave a {type(spec).__name__}, not an mmzoo.{kind.__name__}")
+                return
             try:
                 spec.validate()
-            except ValueError as exc:
-                raise _SpecError(f"malformed {kind.__name__}: {exc}") from None
+            except Exception as exc:  # ValueError from validate, or whatever a config's __init__ raises
+                shown = spec.name if isinstance(spec.name, str) else repr(spec.name)
+                info.errors.append(f"{hook_name}: malformed {label} {shown!r}: {_one_line(exc, typed=False)}")
+                return
             if spec.name in table:
-                owner = table[spec.name].plugin
-                raise _SpecError(f"{kind.__name__} {spec.name!r} is already registered by {owner}")
-            stamped = _stamp(spec, info)
-            table[spec.name] = stamped
+                owner = table[spec.name]
+                info.errors.append(
+                    f"{hook_name}: {label} {spec.name!r} is already registered by "
+                    f"{owner.plugin} {owner.plugin_version}".rstrip()
+                    + "; skipped"
+                )
+                return
+            table[spec.name] = replace(spec, plugin=info.dist, plugin_version=info.version)
             added.append(spec.name)
 
         try:
-            impl.function(register=register)
+            _call_impl(impl, register=register)
         except Exception as exc:
-            for name in added:  # all or nothing per hook call
-                del table[name]
-            added.clear()
-            where = "" if isinstance(exc, _SpecError) else f"{hook_name} raised "
-            info.errors.append(f"{where}{_one_line(exc)}")
-        target = info.models if kind is ModelSpec else info.datasets
-        target.extend(added)
+            info.errors.append(f"{hook_name} raised {_one_line(exc)}")
 
     def load_entry_points(self, allowed: set[str] | None = None) -> None:
-        """Load the `mmzoo` entry points: mmzoo's own first, so built-in names win."""
-        eps = sorted(
-            metadata.entry_points(group=ENTRY_POINT_GROUP),
-            key=lambda ep: (_dist_name(ep) != BUILTIN_DIST, _dist_name(ep), ep.name),
+        """Load the `mmzoo` entry points, mmzoo's own first so that built-in names win.
+        `allowed` (normalized distribution names) leaves the others listed as disabled."""
+        found = sorted(
+            self._entry_points(),
+            key=lambda item: (item[1] != BUILTIN_DIST, _normalize(item[1]), item[0].name),
         )
-        for ep in eps:
-            dist = _dist_name(ep)
-            if dist != BUILTIN_DIST and allowed is not None and dist not in allowed:
+        for ep, dist, version in found:
+            if dist != BUILTIN_DIST and allowed is not None and _normalize(dist) not in allowed:
+                self.plugins.append(PluginInfo(name=ep.name, dist=dist, version=version, disabled=True))
                 continue
-            version = ep.dist.version if ep.dist else ""
             try:
-                module = ep.load()
+                plugin = ep.load()
             except BaseException as exc:  # includes SystemExit from a rude plugin
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 info = PluginInfo(name=ep.name, dist=dist, version=version)
-                info.errors.append(f"import failed: {_one_line(exc)}")
+                info.errors.append(f"import failed: {_one_line(exc)}{_import_hint(exc)}")
                 self.plugins.append(info)
                 continue
-            self.add_plugin(module, name=ep.name, dist=dist, version=version)
+            self.add_plugin(plugin, name=ep.name, dist=dist, version=version)
+        if allowed:
+            present = {_normalize(dist) for _, dist, _ in found}
+            for missing in sorted(allowed - present):
+                self.notices.append(
+                    f"{LOAD_ENV} names {missing!r}, which provides no mmzoo plugin"
+                    f"{suggest(missing, present - {BUILTIN_DIST})}"
+                )
+
+    def _entry_points(self) -> list[tuple[metadata.EntryPoint, str, str]]:
+        """(entry point, distribution, version) for the group, read distribution by
+        distribution so that one distribution with unreadable metadata costs only itself."""
+        out = []
+        seen: set[str] = set()
+        for distribution in metadata.distributions():
+            try:
+                dist = distribution.metadata["Name"] or ""
+                key = _normalize(dist)
+                if not dist or key in seen:  # the first on sys.path wins, as for imports
+                    continue
+                seen.add(key)
+                eps = [ep for ep in distribution.entry_points if ep.group == ENTRY_POINT_GROUP]
+                version = distribution.version or ""
+            except Exception as exc:
+                self.notices.append(f"cannot read the metadata of a distribution: {_one_line(exc)}")
+                continue
+            out.extend((ep, dist, version) for ep in eps)
+        return out
 
     def add_commands(self, app: Any) -> None:
-        """Let each plugin add CLI commands; a failing one is recorded, the rest still run."""
+        """Let each plugin add CLI commands. One that raises, whose command cannot be
+        built, or that takes a name already in use has its additions removed and the
+        reason recorded; the others still run."""
+        taken = _command_names(app)
         for impl in self.pm.hook.register_commands.get_hookimpls():
+            info = self._info_by_plugin.get(id(impl.plugin))
+            n_commands, n_groups = len(app.registered_commands), len(app.registered_groups)
             try:
-                impl.function(app=app)
+                _call_impl(impl, app=app)
+                problem = _check_new_commands(app, taken, n_commands, n_groups)
             except Exception as exc:
-                info = self._info_by_plugin.get(id(impl.plugin))
+                problem = f"register_commands raised {_one_line(exc)}"
+            if problem:
+                del app.registered_commands[n_commands:]
+                del app.registered_groups[n_groups:]
                 if info is not None:
-                    info.errors.append(f"register_commands raised {_one_line(exc)}")
+                    info.errors.append(problem)
+                continue
+            now = _command_names(app)
+            if taken is not None and now is not None:
+                if info is not None:
+                    info.commands.extend(sorted(now - taken))
+                taken = now
 
     # -- lookup ------------------------------------------------------------
 
     @property
     def broken(self) -> list[PluginInfo]:
-        return [p for p in self.plugins if not p.ok]
+        return [p for p in self.plugins if p.status == BROKEN]
 
-    def warn_broken(self, stream: Any = None) -> None:
-        """One stderr line per broken plugin."""
+    def warn_broken(self, stream: TextIO | None = None) -> None:
+        """One stderr line per broken plugin (and per notice), pointing at `mmzoo plugins`."""
         stream = stream or sys.stderr
+        for notice in self.notices:
+            print(f"mmzoo: warning: {notice}", file=stream)
         for p in self.broken:
-            print(f"mmzoo: warning: plugin {p.name} ({p.dist} {p.version}) failed: {p.errors[0]}", file=stream)
+            more = f" (+{len(p.errors) - 1} more)" if len(p.errors) > 1 else ""
+            print(
+                f"mmzoo: warning: plugin {p.name} ({p.dist} {p.version}".rstrip()
+                + f"): {p.errors[0]}{more}; see `mmzoo plugins`",
+                file=stream,
+            )
+
+    def _broken_hint(self) -> str:
+        """Part of an unknown-name error: a plugin that failed is often the real cause."""
+        if not self.broken:
+            return ""
+        return f" (plugins that failed to load: {', '.join(p.name for p in self.broken)})"
 
     def model(self, name: str) -> ModelSpec:
         if name in self.models:
             return self.models[name]
-        message = f"unknown model {name!r}{suggest(name, self.models)}; `mmzoo list` shows them all"
-        if self.broken:
-            message += f" (plugins that failed to load: {', '.join(p.name for p in self.broken)})"
-        raise MmzooError(message)
+        raise MmzooError(
+            f"unknown model {name!r}{suggest(name, self.models)}; `mmzoo list` shows them all{self._broken_hint()}"
+        )
 
     def dataset(self, name: str) -> DatasetSpec:
         if name in self.datasets:
             return self.datasets[name]
         raise MmzooError(
-            f"no dataset or file {name!r}{suggest(name, self.datasets)}; datasets: {', '.join(self.datasets)}"
+            f"no dataset or file {name!r}{suggest(name, self.datasets)}; "
+            f"datasets: {', '.join(self.datasets) or 'none'}{self._broken_hint()}"
         )
 
     def filter_models(self, pattern: str | None) -> list[ModelSpec]:
+        import fnmatch
+
         specs = sorted(self.models.values(), key=lambda s: (s.plugin != BUILTIN_DIST, s.name))
         if pattern:
             specs = [s for s in specs if fnmatch.fnmatch(s.name, pattern)]
         return specs
 
 
-class _SpecError(Exception):
-    """A spec refused by register(): reported against the plugin that gave it."""
+def _call_impl(impl: Any, **available: Any) -> Any:
+    """Call one hook implementation with only the arguments it declares, as pluggy
+    does, so an implementation written against an older, shorter spec still works."""
+    return impl.function(**{name: available[name] for name in impl.argnames if name in available})
 
 
-def _stamp(spec: Any, info: PluginInfo) -> Any:
-    import dataclasses
+def _api_refusal(plugin: Any, info: PluginInfo) -> str:
+    """Why this plugin's declared `mmzoo_plugin_api` cannot load here, or ''."""
+    declared = getattr(plugin, "mmzoo_plugin_api", 1)
+    if not isinstance(declared, int) or isinstance(declared, bool):
+        return f"mmzoo_plugin_api must be an int, got {declared!r}"
+    info.api = declared
+    low, high = hookspecs.MIN_PLUGIN_API, hookspecs.PLUGIN_API_VERSION
+    if declared > high:
+        return (
+            f"needs mmzoo plugin API {declared}, but mmzoo {_own_version()} provides {high}: "
+            f"upgrade mmzoo, or install an older {info.dist}"
+        )
+    if declared < low:
+        return (
+            f"was written for mmzoo plugin API {declared}, which mmzoo {_own_version()} no longer "
+            f"supports ({low}-{high}): upgrade {info.dist}"
+        )
+    return ""
 
-    return dataclasses.replace(spec, plugin=info.dist, plugin_version=info.version)
+
+def _command_names(app: Any) -> set[str] | None:
+    """The names the typer app answers to, or None if it cannot be built at all."""
+    import typer.main
+
+    try:
+        command = typer.main.get_command(app)
+    except Exception:
+        return None
+    return set(getattr(command, "commands", {}))
 
 
-def _dist_name(ep: metadata.EntryPoint) -> str:
-    return ep.dist.name if ep.dist is not None else "?"
+def _check_new_commands(app: Any, taken: set[str] | None, n_commands: int, n_groups: int) -> str:
+    """'' if what a plugin just added builds and takes only new names, else why not."""
+    import typer.main
+
+    added = len(app.registered_commands) - n_commands + len(app.registered_groups) - n_groups
+    if not added or taken is None:
+        return ""
+    try:
+        now = set(getattr(typer.main.get_command(app), "commands", {}))
+    except Exception as exc:
+        return f"register_commands added a command that cannot be built: {_one_line(exc)}"
+    if len(now - taken) < added:
+        names = [
+            info.name or typer.main.get_command_name(info.callback.__name__)
+            for info in app.registered_commands[n_commands:]
+            if info.callback is not None
+        ]
+        clash = sorted({n for n in names if n in taken}) or ["(a command group)"]
+        return f"register_commands: command name already in use: {', '.join(clash)}"
+    return ""
+
+
+def _normalize(dist: str) -> str:
+    """PEP 503 normalization, so `mmzoo_lstm`, `mmzoo-lstm` and `MMZoo.LSTM` are one name."""
+    return re.sub(r"[-_.]+", "-", dist).lower()
 
 
 def _own_version() -> str:
@@ -217,24 +376,41 @@ def _own_version() -> str:
     return __version__
 
 
-def _one_line(exc: BaseException) -> str:
+def _import_hint(exc: BaseException) -> str:
+    """An ImportError from mmzoo itself usually means the plugin needs a newer mmzoo."""
+    if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "mmzoo":
+        return f" (it may need a newer mmzoo than {_own_version()})"
+    return ""
+
+
+def _one_line(exc: BaseException, typed: bool = True) -> str:
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    first = text[0] if text else ""
+    if not typed:
+        return first or type(exc).__name__
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
-def allowed_distributions() -> set[str] | None:
+def allowed_distributions(raw: str | None = None) -> set[str] | None:
     """MMZOO_LOAD_PLUGINS: unset loads every plugin; a comma list loads only those
     distributions (plus the built-ins); empty loads the built-ins alone."""
-    raw = os.environ.get(LOAD_ENV)
+    raw = os.environ.get(LOAD_ENV) if raw is None else raw
     if raw is None:
         return None
-    return {part.strip() for part in raw.split(",") if part.strip()}
+    return {_normalize(part.strip()) for part in raw.split(",") if part.strip()}
 
 
-def load_zoo(extra: Iterable[Any] = ()) -> Zoo:
-    """A fresh Zoo from the installed entry points, plus plugin objects given at run time."""
+def load_zoo(extra: Iterable[Any] = (), plugins: Iterable[str] | None = None) -> Zoo:
+    """A fresh Zoo from the installed entry points, plus plugin objects given at run time.
+
+    `plugins` is an allow-list of distributions like MMZOO_LOAD_PLUGINS (empty: the
+    built-ins only); None reads the environment variable. Run-time plugins always load."""
     zoo = Zoo()
-    zoo.load_entry_points(allowed_distributions())
+    if plugins is None:
+        allowed = allowed_distributions()
+    else:
+        allowed = {_normalize(p) for p in plugins}
+    zoo.load_entry_points(allowed)
     for plugin in extra:
         zoo.add_plugin(plugin)
     return zoo

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mmzoo.errors import MmzooError
+
+# Model and dataset names are CLI words: `mmzoo export NAME` reads a word with a
+# '.' or '/' as a path, and `--data NAME` reads one as a file, so neither may appear.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("cosine", "step", "constant")
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,26 @@ class Recipe:
     warmup: int = 0
     final_lr_fraction: float = 0.05
     eval_every: int = 1000
+
+    def validate(self) -> None:
+        """Raise ValueError on a recipe the training loop would choke on mid-run."""
+        checks = (
+            (_is_int(self.steps) and self.steps >= 0, "steps must be an int >= 0"),
+            (_is_int(self.batch_size) and self.batch_size >= 1, "batch_size must be an int >= 1"),
+            (_is_number(self.lr) and self.lr > 0, "lr must be > 0"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (_is_int(self.warmup) and self.warmup >= 0, "warmup must be an int >= 0"),
+            (
+                _is_number(self.final_lr_fraction) and 0 <= self.final_lr_fraction <= 1,
+                "final_lr_fraction must be in [0, 1]",
+            ),
+            (_is_int(self.eval_every) and self.eval_every >= 1, "eval_every must be an int >= 1"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"recipe: {message}")
 
 
 @dataclass(frozen=True)
@@ -49,11 +77,13 @@ class ModelSpec:
     plugin_version: str = ""
 
     def validate(self) -> None:
-        """Raise ValueError naming what is wrong, so a malformed spec is reported, not used."""
-        if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
-            raise ValueError(f"model name must be a non-empty string, got {self.name!r}")
+        """Raise ValueError naming what is wrong, so a malformed spec is reported
+        when its plugin loads instead of failing later in the middle of a command."""
+        check_name(self.name, "model")
         if not isinstance(self.summary, str):
             raise ValueError(f"{self.name}: summary must be a string")
+        if not isinstance(self.family, str):
+            raise ValueError(f"{self.name}: family must be a string")
         if not (isinstance(self.config, type) and dataclasses.is_dataclass(self.config)):
             raise ValueError(f"{self.name}: config must be a dataclass type")
         try:
@@ -62,10 +92,21 @@ class ModelSpec:
             raise ValueError(f"{self.name}: config needs defaults for every field ({exc})") from None
         if not callable(self.build):
             raise ValueError(f"{self.name}: build must be callable")
+        if self.fit is not None and not callable(self.fit):
+            raise ValueError(f"{self.name}: fit must be callable or None")
         if not isinstance(self.recipe, Recipe):
             raise ValueError(f"{self.name}: recipe must be an mmzoo.Recipe")
+        try:
+            self.recipe.validate()
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
+        if not isinstance(self.presets, dict):
+            raise ValueError(f"{self.name}: presets must be a dict of name -> {{field: value}}")
+        fields = {f.name for f in dataclasses.fields(self.config)}
         for preset, values in self.presets.items():
-            unknown = set(values) - {f.name for f in dataclasses.fields(self.config)}
+            if not isinstance(values, dict):
+                raise ValueError(f"{self.name}: preset {preset!r} must be a dict of field -> value")
+            unknown = set(values) - fields
             if unknown:
                 raise ValueError(f"{self.name}: preset {preset!r} sets unknown fields {sorted(unknown)}")
 
@@ -74,9 +115,7 @@ class ModelSpec:
         values: dict[str, Any] = {}
         if preset:
             if preset not in self.presets:
-                raise MmzooError(
-                    f"{self.name} has no preset {preset!r}; presets: {', '.join(self.presets) or 'none'}"
-                )
+                raise MmzooError(f"{self.name} has no preset {preset!r}; presets: {', '.join(self.presets) or 'none'}")
             values.update(self.presets[preset])
         fields = {f.name: f for f in dataclasses.fields(self.config)}
         defaults = self.config()
@@ -99,10 +138,28 @@ class DatasetSpec:
     plugin_version: str = ""
 
     def validate(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"dataset name must be a non-empty string, got {self.name!r}")
+        """Raise ValueError on a spec `--data NAME` could not use."""
+        check_name(self.name, "dataset")
+        if not isinstance(self.summary, str):
+            raise ValueError(f"{self.name}: summary must be a string")
         if not callable(self.load):
             raise ValueError(f"{self.name}: load must be callable")
+
+
+def check_name(name: Any, what: str) -> None:
+    """A model or dataset name must be a plain CLI word (see NAME_PATTERN)."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"{what} name must be letters, digits, '-' or '_' (starting with a letter or digit), got {name!r}"
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def parse_value(raw: str | Any, default: Any, key: str) -> Any:
