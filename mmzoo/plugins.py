@@ -236,13 +236,19 @@ class Zoo:
         """Let each plugin add CLI commands. One that raises, whose command cannot be
         built, or that takes a name already in use has its additions removed and the
         reason recorded; the others still run."""
-        taken = _command_names(app)
+        taken = set(_names(app.registered_commands, app.registered_groups))
+        buildable = _build_error(app) is None  # if mmzoo's own app fails, that is not a plugin's fault
         for impl in self.pm.hook.register_commands.get_hookimpls():
             info = self._info_by_plugin.get(id(impl.plugin))
             n_commands, n_groups = len(app.registered_commands), len(app.registered_groups)
             try:
                 _call_impl(impl, app=app)
-                problem = _check_new_commands(app, taken, n_commands, n_groups)
+                new = _names(app.registered_commands[n_commands:], app.registered_groups[n_groups:])
+                clash = sorted({n for n in new if n in taken or new.count(n) > 1})
+                problem = f"register_commands: command name already in use: {', '.join(clash)}" if clash else ""
+                if not problem and new and buildable:
+                    error = _build_error(app)
+                    problem = f"register_commands added a command that cannot be built: {error}" if error else ""
             except Exception as exc:
                 problem = f"register_commands raised {_one_line(exc)}"
             if problem:
@@ -251,11 +257,9 @@ class Zoo:
                 if info is not None:
                     info.errors.append(problem)
                 continue
-            now = _command_names(app)
-            if taken is not None and now is not None:
-                if info is not None:
-                    info.commands.extend(sorted(now - taken))
-                taken = now
+            taken.update(new)
+            if info is not None:
+                info.commands.extend(new)
 
     # -- lookup ------------------------------------------------------------
 
@@ -280,7 +284,7 @@ class Zoo:
         """Part of an unknown-name error: a plugin that failed is often the real cause."""
         if not self.broken:
             return ""
-        return f" (plugins that failed to load: {', '.join(p.name for p in self.broken)})"
+        return f" (plugins with load errors: {', '.join(p.name for p in self.broken)})"
 
     def model(self, name: str) -> ModelSpec:
         if name in self.models:
@@ -332,37 +336,37 @@ def _api_refusal(plugin: Any, info: PluginInfo) -> str:
     return ""
 
 
-def _command_names(app: Any) -> set[str] | None:
-    """The names the typer app answers to, or None if it cannot be built at all."""
+def _names(commands: list[Any], groups: list[Any]) -> list[str]:
+    """The names typer gives these registered commands and command groups."""
+    import typer.main
+
+    names = []
+    for command in commands:
+        if isinstance(command.name, str):
+            names.append(command.name)
+        elif command.callback is not None:
+            names.append(typer.main.get_command_name(command.callback.__name__))
+    for group in groups:
+        try:
+            name = typer.main.solve_typer_info_defaults(group).name
+        except Exception:
+            name = None
+        if isinstance(name, str):
+            names.append(name)
+    return names
+
+
+def _build_error(app: Any) -> str | None:
+    """Why the typer app cannot be turned into a click command, or None. A command
+    with a parameter typer cannot handle fails here, and would otherwise fail every
+    `mmzoo` command, the built-in ones included."""
     import typer.main
 
     try:
-        command = typer.main.get_command(app)
-    except Exception:
-        return None
-    return set(getattr(command, "commands", {}))
-
-
-def _check_new_commands(app: Any, taken: set[str] | None, n_commands: int, n_groups: int) -> str:
-    """'' if what a plugin just added builds and takes only new names, else why not."""
-    import typer.main
-
-    added = len(app.registered_commands) - n_commands + len(app.registered_groups) - n_groups
-    if not added or taken is None:
-        return ""
-    try:
-        now = set(getattr(typer.main.get_command(app), "commands", {}))
+        typer.main.get_command(app)
     except Exception as exc:
-        return f"register_commands added a command that cannot be built: {_one_line(exc)}"
-    if len(now - taken) < added:
-        names = [
-            info.name or typer.main.get_command_name(info.callback.__name__)
-            for info in app.registered_commands[n_commands:]
-            if info.callback is not None
-        ]
-        clash = sorted({n for n in names if n in taken}) or ["(a command group)"]
-        return f"register_commands: command name already in use: {', '.join(clash)}"
-    return ""
+        return _one_line(exc)
+    return None
 
 
 def _normalize(dist: str) -> str:
