@@ -26,7 +26,10 @@ demo: install
 	$(MMZOO) sample exported/mlp-bn.onnx -n 20
 
 # pytest's exit code 5 ("no tests collected") counts as a failure: there must be tests.
+# The mmzoo-lstm plugin is installed like any third-party plugin, and its own tests
+# run too (pyproject's testpaths).
 test: install
+	$(PIP) install -q -c constraints.txt --no-deps -e ./plugins/mmzoo-lstm
 	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: no tests collected" >&2; exit 1; fi; exit $$rc
 
 lint: install
