@@ -215,6 +215,36 @@ def cmd_info(
     print("providers available: " + ", ".join(doc["providers_available"]))
 
 
+def cmd_diagnose(
+    model: str = typer.Argument(..., help="Model name (see `mmzoo list`)."),
+    data: Optional[str] = typer.Option(None, "--data", help="A text file (one item per line) or a dataset name."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps to watch (default 1000)."),
+    sets: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
+    init: str = typer.Option(
+        "kaiming",
+        "--init",
+        help="kaiming (5/3 / sqrt(fan_in), last layer x0.1), default (PyTorch's) or naive (unit Gaussian).",
+    ),
+    no_bn: bool = typer.Option(False, "--no-bn", help="Replace every BatchNorm layer with Identity."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Folder for the figures and stats.json (default runs/MODEL/diagnose-<timestamp>)."
+    ),
+    seed: int = typer.Option(42, "--seed", help="Seeds the split, the init and the batches."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Train briefly with hooks on every layer: activation, gradient and update plots, and flags."""
+    from mmzoo.diagnose_command import run_diagnose
+
+    doc, report = run_diagnose(
+        _zoo(), model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, quiet=as_json
+    )
+    if as_json:
+        print_json(doc)
+    else:
+        print(report)
+
+
 COMMANDS = {
     "list": cmd_list,
     "plugins": cmd_plugins,
@@ -224,6 +254,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "export": cmd_export,
     "info": cmd_info,
+    "diagnose": cmd_diagnose,
 }
 
 # Commands that work from an .onnx file alone: no plugin loading, no torch.

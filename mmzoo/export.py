@@ -137,7 +137,8 @@ def to_onnx(plan: GraphPlan, opset: int) -> Any:
     import logging
     import warnings
 
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    for noisy in ("torch.onnx", "onnxscript", "onnx_ir"):  # their own warnings and tracebacks
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
@@ -155,9 +156,14 @@ def to_onnx(plan: GraphPlan, opset: int) -> Any:
     return program.model_proto
 
 
-def check_graph(proto: Any, plan: GraphPlan) -> None:
-    """What torch's exporter may get silently wrong: leftover BatchNorm, contrib ops, frozen axes."""
+def check_graph(proto: Any, plan: GraphPlan, opset: int) -> None:
+    """What torch's exporter may get silently wrong: leftover BatchNorm, contrib ops, frozen axes,
+    and an opset other than the one asked for (it falls back when it cannot convert)."""
     import onnx
+
+    got = [o.version for o in proto.opset_import if o.domain in STANDARD_DOMAINS]
+    if got != [opset]:
+        raise MmzooError(f"torch's exporter could not produce opset {opset} (it gave {got}); try the default 20")
 
     ops = [n.op_type for n in proto.graph.node]
     if "BatchNormalization" in ops:
@@ -261,7 +267,7 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> E
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     proto.producer_name = "mmzoo"
-    check_graph(proto, plan)
+    check_graph(proto, plan, opset)
     data = proto.SerializeToString()
 
     out = Path(out)

@@ -1,0 +1,37 @@
+"""Plugin: `bow`, makemore's causal bag of words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mmzoo.hookspecs import hookimpl
+from mmzoo.registry import ModelSpec, Recipe
+
+
+@dataclass(frozen=True)
+class BoWConfig:
+    n_embd: int = 64  # token and position embeddings
+    n_hidden: int = 256  # the MLP after the average
+    block_size: int = 32  # longest sequence (tokens): the position table's size
+
+
+def build_bow(config: BoWConfig, vocab_size: int) -> Any:
+    from mmzoo.models.bow import BoW
+
+    return BoW(config, vocab_size)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(
+        ModelSpec(
+            name="bow",
+            family="bow",
+            summary="causal bag of words: each position averages the embeddings so far, then an MLP (makemore)",
+            config=BoWConfig,
+            build=build_bow,
+            recipe=Recipe(steps=10_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
+        )
+    )

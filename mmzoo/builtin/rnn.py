@@ -1,0 +1,53 @@
+"""Plugin: `rnn` (Mikolov et al. 2010) and `gru` (Cho et al. 2014), as in makemore."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mmzoo.hookspecs import hookimpl
+from mmzoo.registry import ModelSpec, Recipe
+
+
+@dataclass(frozen=True)
+class RNNConfig:
+    n_embd: int = 64  # character embedding
+    n_hidden: int = 128  # hidden state
+    block_size: int = 32  # longest sequence (tokens) the exported model declares
+
+
+def build_rnn(config: RNNConfig, vocab_size: int) -> Any:
+    from mmzoo.models.rnn import RNN
+
+    return RNN(config, vocab_size, cell="rnn")
+
+
+def build_gru(config: RNNConfig, vocab_size: int) -> Any:
+    from mmzoo.models.rnn import RNN
+
+    return RNN(config, vocab_size, cell="gru")
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(
+        ModelSpec(
+            name="rnn",
+            family="rnn",
+            summary="vanilla tanh RNN over the sequence, learned start state (Mikolov et al. 2010)",
+            config=RNNConfig,
+            build=build_rnn,
+            recipe=Recipe(steps=10_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
+        )
+    )
+    register(
+        ModelSpec(
+            name="gru",
+            family="rnn",
+            summary="gated recurrent unit over the sequence, learned start state (Cho et al. 2014)",
+            config=RNNConfig,
+            build=build_gru,
+            recipe=Recipe(steps=10_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
+        )
+    )

@@ -1,0 +1,39 @@
+"""Plugin: `transformer`, a small GPT as in makemore."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mmzoo.hookspecs import hookimpl
+from mmzoo.registry import ModelSpec, Recipe
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 64  # channels; n_embd // n_head per head
+    block_size: int = 32  # longest sequence (tokens): the position table's size
+
+
+def build_transformer(config: TransformerConfig, vocab_size: int) -> Any:
+    from mmzoo.models.transformer import Transformer
+
+    return Transformer(config, vocab_size)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(
+        ModelSpec(
+            name="transformer",
+            family="transformer",
+            summary="small GPT: causal self-attention, pre-LayerNorm blocks, GELU MLP (Vaswani et al. 2017)",
+            config=TransformerConfig,
+            build=build_transformer,
+            presets={"tiny": {"n_layer": 2, "n_head": 2, "n_embd": 32}},
+            recipe=Recipe(steps=20_000, batch_size=64, lr=2e-3, warmup=500, weight_decay=0.01, eval_every=2000),
+        )
+    )

@@ -1,0 +1,38 @@
+"""Plugin: `wavenet`, makemore part 5's hierarchical (dilated) MLP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mmzoo.hookspecs import hookimpl
+from mmzoo.registry import ModelSpec, Recipe
+
+
+@dataclass(frozen=True)
+class WaveNetConfig:
+    block_size: int = 8  # characters of context; a power of 2, one level per doubling
+    n_embd: int = 24
+    n_hidden: int = 128
+
+
+def build_wavenet(config: WaveNetConfig, vocab_size: int) -> Any:
+    from mmzoo.models.wavenet import WaveNet
+
+    return WaveNet(config, vocab_size)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(
+        ModelSpec(
+            name="wavenet",
+            family="wavenet",
+            summary="hierarchical MLP: pairs of characters fused level by level (makemore part 5)",
+            config=WaveNetConfig,
+            build=build_wavenet,
+            presets={"wide": {"n_embd": 32, "n_hidden": 200}},
+            recipe=Recipe(steps=30_000, batch_size=128, lr=3e-3, eval_every=3000),
+        )
+    )

@@ -1,0 +1,57 @@
+"""makemore part 5: the WaveNet-style hierarchical MLP (van den Oord et al. 2016).
+
+Instead of squashing all 8 characters into one layer, fuse them two at a time:
+8 embeddings -> 4 pairs -> 2 pairs of pairs -> 1, each level a Linear, BatchNorm, Tanh.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from mmzoo.builtin.wavenet import WaveNetConfig
+from mmzoo.errors import MmzooError
+from mmzoo.nn import BatchNorm, WindowModel, kaiming_
+
+
+class FlattenConsecutive(nn.Module):
+    """[B, T, C] -> [B, T // n, C * n]: concatenate each run of n neighbours."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        return x.reshape(B, T // self.n, C * self.n)
+
+
+class WaveNet(WindowModel):
+    """Embeddings, then log2(block_size) levels of FlattenConsecutive(2) -> Linear (no
+    bias: BatchNorm's shift replaces it) -> BatchNorm -> Tanh, then a linear head.
+    BatchNorm sees 3-D activations [B, T, C] and averages over B and T (the lecture's fix)."""
+
+    def __init__(self, config: WaveNetConfig, vocab_size: int) -> None:
+        super().__init__()
+        levels = config.block_size.bit_length() - 1
+        if config.block_size < 2 or 1 << levels != config.block_size:
+            raise MmzooError(f"wavenet: block_size must be a power of 2 (>= 2), got {config.block_size}")
+        self.context_length = config.block_size
+        self.wte = nn.Embedding(vocab_size, config.n_embd)
+        layers: list[nn.Module] = []
+        fan_in = 2 * config.n_embd
+        for _ in range(levels):
+            linear = nn.Linear(fan_in, config.n_hidden, bias=False)
+            kaiming_(linear)
+            layers += [FlattenConsecutive(2), linear, BatchNorm(config.n_hidden), nn.Tanh()]
+            fan_in = 2 * config.n_hidden
+        self.levels = nn.Sequential(*layers)
+        self.head = nn.Linear(config.n_hidden, vocab_size)
+        with torch.no_grad():  # a near-uniform first prediction
+            self.head.weight.mul_(0.1)
+            self.head.bias.zero_()
+
+    def next_logits(self, ctx: torch.Tensor) -> torch.Tensor:
+        x = self.wte(ctx)  # [B, 8, n_embd]
+        x = self.levels(x)  # [B, 4, h] -> [B, 2, h] -> [B, 1, h]
+        return self.head(x.squeeze(1))  # [B, V]

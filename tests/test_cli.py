@@ -1,0 +1,109 @@
+"""The installed `mmzoo` command, run for real in a subprocess."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_mmzoo
+
+
+def test_help_lists_the_commands() -> None:
+    out = run_mmzoo("--help").stdout
+    for command in ("list", "plugins", "train", "sample", "eval", "export", "info"):
+        assert command in out
+
+
+def test_list_json_has_the_builtin_models() -> None:
+    rows = json.loads(run_mmzoo("list", "--json").stdout)
+    by_name = {r["name"]: r for r in rows}
+    for name in ("bigram", "bigram-nn", "mlp", "mlp-bn"):
+        assert by_name[name]["plugin"] == "mmzoo"
+        assert by_name[name]["params"] > 0
+    assert by_name["bigram"]["params"] == 27 * 27
+    assert [r["name"] for r in json.loads(run_mmzoo("list", "mlp*", "--json").stdout)] == ["mlp", "mlp-bn"]
+
+
+def test_list_table_shows_params_and_plugin() -> None:
+    out = run_mmzoo("list").stdout
+    assert "mlp-bn" in out and "mmzoo 0.1.0" in out and "729" in out
+
+
+def test_plugins_json() -> None:
+    doc = json.loads(run_mmzoo("plugins", "--json").stdout)
+    builtin = [p for p in doc["plugins"] if p["distribution"] == "mmzoo"]
+    assert {"bigram", "mlp-bn"} <= {m for p in builtin for m in p["models"]}
+    assert all(p["status"] == "ok" for p in builtin)
+
+
+def test_train_sample_eval_through_the_cli(trained_mlp_bn: Path) -> None:
+    meta = json.loads((trained_mlp_bn / "model.json").read_text())
+    assert meta["model"] == "mlp-bn" and meta["metrics"]["step"] == 300
+    sample = run_mmzoo("sample", str(trained_mlp_bn), "-n", "30", "--seed", "5")
+    names = sample.stdout.split()
+    assert len(names) == 30
+    assert "in the training data" in sample.stderr and "new" in sample.stderr
+    again = run_mmzoo("sample", str(trained_mlp_bn), "-n", "30", "--seed", "5", "--batch-size", "7")
+    assert again.stdout == sample.stdout  # same seed, same samples, whatever the batch size
+    other = run_mmzoo("sample", str(trained_mlp_bn), "-n", "30", "--seed", "6")
+    assert other.stdout != sample.stdout
+    doc = json.loads(run_mmzoo("sample", str(trained_mlp_bn), "-n", "5", "--prefix", "ma", "--json").stdout)
+    assert len(doc["samples"]) == 5 and all(s.startswith("ma") for s in doc["samples"])
+    assert set(doc["novelty"]) == {"train", "val_test", "new"}
+    losses = json.loads(run_mmzoo("eval", str(trained_mlp_bn), "--json").stdout)["losses"]
+    assert set(losses) == {"train", "val", "test"}
+    assert losses["val"]["loss"] == meta["metrics"]["val_loss"]
+
+
+def test_model_name_means_its_newest_run(tmp_path: Path, small_names: Path) -> None:
+    run_mmzoo("train", "bigram", "--data", str(small_names), cwd=tmp_path)
+    runs = list((tmp_path / "runs" / "bigram").iterdir())
+    assert len(runs) == 1 and (runs[0] / "model.safetensors").exists()
+    doc = json.loads(run_mmzoo("sample", "bigram", "-n", "3", "--json", cwd=tmp_path).stdout)
+    assert doc["source"].endswith(runs[0].name)
+    missing = run_mmzoo("export", "mlp", cwd=tmp_path, check=False)
+    assert missing.returncode == 1
+    assert "train it first with `mmzoo train mlp`" in missing.stderr
+
+
+def test_eval_on_a_file_with_unseen_characters_names_them(trained_mlp_bn: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("anna\nbjörk\nzoë\n")
+    proc = run_mmzoo("eval", str(trained_mlp_bn), "--data", str(other), check=False)
+    assert proc.returncode == 1
+    assert "'ö'" in proc.stderr and "'ë'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    fine = tmp_path / "fine.txt"
+    fine.write_text("anna\nbob\n")
+    doc = json.loads(run_mmzoo("eval", str(trained_mlp_bn), "--data", str(fine), "--json").stdout)
+    assert doc["losses"]["fine.txt"]["items"] == 2
+
+
+def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
+    cases = [
+        ("train", "mlp_bn"),
+        ("train", "mlp-bn", "--data", str(tmp_path / "missing.txt")),
+        ("train", "mlp-bn", "--set", "n_hiden=3"),
+        ("sample", str(tmp_path / "nope")),
+        ("train", "mlp-bn", "--steps", "-1"),
+    ]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    cases.append(("train", "mlp", "--data", str(empty)))
+    for args in cases:
+        proc = run_mmzoo(*args, check=False, cwd=tmp_path)
+        assert proc.returncode != 0, args
+        assert "Traceback" not in proc.stderr, args
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("mmzoo: error")]
+        assert len(errors) == 1, (args, proc.stderr)
+    assert "did you mean mlp-bn" in run_mmzoo("train", "mlp_bn", check=False).stderr
+    assert "did you mean n_hidden" in run_mmzoo("train", "mlp-bn", "--set", "n_hiden=3", check=False).stderr
+
+
+def test_train_json_is_one_document(small_names: Path, tmp_path: Path) -> None:
+    proc = run_mmzoo("train", "bigram-nn", "--data", str(small_names), "--steps", "20", "--out",
+                     str(tmp_path / "r"), "--json")
+    doc = json.loads(proc.stdout)
+    assert doc["step"] == 20 and doc["best_val_loss"] > 0
+    again = run_mmzoo("train", "bigram-nn", "--data", str(small_names), "--out", str(tmp_path / "r"), check=False)
+    assert again.returncode == 1 and "--resume" in again.stderr

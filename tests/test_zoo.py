@@ -1,0 +1,202 @@
+"""The rest of the zoo (wavenet, rnn, gru, bow, transformer): each trains through the
+real CLI, exports with onnxruntime parity, samples, and its step graph replays the
+full-sequence model; plus the plausibility of the committed pretrained samples."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+from conftest import BUILTIN_NAMES, REPO, run_mmzoo
+
+from mmzoo.errors import MmzooError
+from mmzoo.plugins import get_zoo
+
+# Tiny configs so that each model trains, exports and samples in seconds.
+TINY = {
+    "wavenet": ["n_embd=8", "n_hidden=16"],
+    "rnn": ["n_embd=8", "n_hidden=16"],
+    "gru": ["n_embd=8", "n_hidden=16"],
+    "bow": ["n_embd=8", "n_hidden=16"],
+    "transformer": ["n_layer=2", "n_head=2", "n_embd=16"],
+}
+MODES = {"wavenet": "window", "rnn": "step", "gru": "step", "bow": "step", "transformer": "step"}
+STEP_MODELS = [name for name, mode in MODES.items() if mode == "step"]
+BUILTIN_MODELS = ["bigram", "bigram-nn", "mlp", "mlp-bn", *MODES]
+
+
+@dataclass
+class Exported:
+    run: Path
+    onnx: Path
+    report: dict
+
+    @property
+    def props(self) -> dict[str, str]:
+        return {p.key: p.value for p in onnx.load(str(self.onnx)).metadata_props}
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("zoo") / "small.txt"
+    path.write_text("\n".join(BUILTIN_NAMES.read_text().split()[:2000]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def exported(request: pytest.FixtureRequest, small_corpus: Path) -> Exported:
+    """One tiny model trained for a few steps with `mmzoo train`, then `mmzoo export`ed."""
+    name = request.param
+    root = small_corpus.parent / name
+    sets = [arg for pair in TINY[name] for arg in ("--set", pair)]
+    run_mmzoo(
+        "train",
+        name,
+        "--data",
+        str(small_corpus),
+        "--steps",
+        "40",
+        "--batch-size",
+        "32",
+        *sets,
+        "--out",
+        str(root / "run"),
+        "--json",
+        cwd=small_corpus.parent,
+    )
+    out = root / f"{name}.onnx"
+    report = json.loads(
+        run_mmzoo("export", str(root / "run"), "--out", str(out), "--json", cwd=small_corpus.parent).stdout
+    )
+    return Exported(root / "run", out, report)
+
+
+def test_export_passes_parity_in_the_models_mode(exported: Exported) -> None:
+    props = exported.props
+    name = props["mmzoo.model"]
+    assert props["mmzoo.input"] == MODES[name]
+    assert set(exported.report["parity_max_abs_diff"]) == {"batch_1", "batch_1000"}
+    assert max(exported.report["parity_max_abs_diff"].values()) <= 1e-4
+    state = json.loads(props["mmzoo.state"])
+    if MODES[name] == "step":
+        model = get_zoo().model(name).build(get_zoo().model(name).make_config(), 27)
+        names = [s.name for s in model.onnx_state(1)]
+        assert state == [{"input": n, "output": f"{n}_out"} for n in names]
+    else:
+        assert state == []
+
+
+def test_wavenet_batchnorms_are_calibrated_and_folded(exported: Exported) -> None:
+    if exported.props["mmzoo.model"] != "wavenet":
+        pytest.skip("wavenet only")
+    assert exported.report["bn_folded"] == 3  # one per level of 8 -> 4 -> 2 -> 1
+    assert exported.report["calibrated"] is True
+    ops = {n.op_type for n in onnx.load(str(exported.onnx)).graph.node}
+    assert "BatchNormalization" not in ops
+
+
+def test_onnx_samples_are_the_torch_samples(exported: Exported) -> None:
+    """Same seed, same names: the exported graph (one token per call for step models)
+    against torch re-running the whole prefix every step."""
+    from_onnx = json.loads(run_mmzoo("sample", str(exported.onnx), "-n", "40", "--seed", "5", "--json").stdout)
+    from_torch = json.loads(run_mmzoo("sample", str(exported.run), "-n", "40", "--seed", "5", "--json").stdout)
+    assert len(from_onnx["samples"]) == 40
+    assert from_onnx["samples"] == from_torch["samples"]
+
+
+def test_step_graph_matches_the_full_sequence_over_whole_names(exported: Exported) -> None:
+    props = exported.props
+    if props["mmzoo.input"] != "step":
+        pytest.skip("step models only")
+    from mmzoo.data import Vocab, load_corpus, split_items
+    from mmzoo.dataset_tensors import tensorize
+    from mmzoo.export import _step_parity
+    from mmzoo.runs import load_run
+    from mmzoo.runtime import OnnxModel
+
+    run = load_run(exported.run)
+    corpus = load_corpus(run.meta["data"]["source"])
+    val = split_items(corpus.items, run.meta["split"]["seed"])["val"]
+    tensors = tensorize(val, Vocab(tuple(run.meta["vocab"])), run.meta["max_length"], run.model)
+    onnx_model = OnnxModel(exported.onnx)
+    pairs = onnx_model.metadata.state
+    for batch in (1, len(tensors)):
+        session = onnx_model.session_for(batch)
+        diff = _step_parity(session, run.model, pairs, tensors.x[:batch], tensors.y[:batch])
+        assert diff <= 1e-4, f"batch {batch}: {diff:.2e}"
+
+
+def _perturbed(name: str) -> torch.nn.Module:
+    """A tiny model with every weight (the learned start state included) off its init."""
+    spec = get_zoo().model(name)
+    torch.manual_seed(1)
+    model = spec.build(spec.make_config(overrides=dict(p.split("=") for p in TINY[name])), 27)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", STEP_MODELS)
+def test_step_replays_forward_in_torch(name: str) -> None:
+    model = _perturbed(name)
+    idx = torch.randint(1, 27, (5, 12))
+    idx[:, 0] = 0  # every item starts at the boundary token
+    with torch.no_grad():
+        want = model(idx)  # [B, T, V]
+        state = [s.example[:, :, :0] if s.axes else s.example for s in model.onnx_state(5)]
+        # a garbage incoming state at pos 0 must not matter: the model starts itself
+        state = [torch.randn_like(s) for s in state]
+        for t in range(idx.shape[1]):
+            logits, *state = model.step(idx[:, t], torch.tensor(t), *state)
+            assert (logits - want[:, t]).abs().max().item() <= 1e-5, f"position {t}"
+
+
+def test_a_sequence_longer_than_block_size_is_a_clear_error(small_corpus: Path) -> None:
+    proc = run_mmzoo(
+        "train",
+        "transformer",
+        "--data",
+        str(small_corpus),
+        "--steps",
+        "2",
+        "--set",
+        "block_size=4",
+        "--set",
+        "n_layer=1",
+        "--out",
+        str(small_corpus.parent / "short"),
+        check=False,
+        cwd=small_corpus.parent,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "longer than block_size 4" in proc.stderr and "--set block_size=" in proc.stderr
+
+
+def test_wavenet_needs_a_power_of_two_context() -> None:
+    spec = get_zoo().model("wavenet")
+    with pytest.raises(MmzooError, match="power of 2"):
+        spec.build(spec.make_config(overrides={"block_size": "6"}), 27)
+    assert spec.build(spec.make_config(overrides={"block_size": "16"}), 27).context_length == 16
+
+
+@pytest.mark.parametrize("name", BUILTIN_MODELS)
+def test_pretrained_samples_are_plausible(name: str, tmp_path: Path) -> None:
+    """At temperature 1, most samples are new names and their lengths look like names."""
+    from mmzoo.data import read_items, split_items
+
+    path = REPO / "exported" / f"names-{name}.onnx"
+    assert path.is_file(), f"{path} is missing: run `make zoo`"
+    doc = json.loads(run_mmzoo("sample", str(path), "-n", "1000", "--seed", "0", "--json", cwd=tmp_path).stdout)
+    samples = doc["samples"]
+    assert len(samples) == 1000
+    train = split_items(read_items(BUILTIN_NAMES)[0])["train"]
+    known = set(train)
+    assert sum(s not in known for s in samples) >= 500
+    mean_train = sum(map(len, train)) / len(train)
+    mean_sample = sum(map(len, samples)) / len(samples)
+    assert abs(mean_sample - mean_train) <= 0.2 * mean_train
