@@ -10,6 +10,7 @@ plugins` shows and `warn_broken` turns into one stderr line per plugin.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import re
@@ -115,8 +116,16 @@ class Zoo:
         try:
             self.pm.check_pending()  # a misspelt hook (`register_model`) is an error, not a silent no-op
         except pluggy.PluginValidationError as exc:
+            unknown = self._unknown_hooks(plugin)
             self.pm.unregister(name=key)
-            info.errors.append(f"unknown hook: {_one_line(exc)}")
+            if unknown:
+                known = [name for name, caller in vars(self.pm.hook).items() if getattr(caller, "spec", None)]
+                for name in unknown:
+                    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                    hint = f"did you mean {close[0]}?" if close else f"mmzoo's hooks: {', '.join(sorted(known))}"
+                    info.errors.append(f"unknown hook {name} ({hint})")
+            else:
+                info.errors.append(f"invalid hook: {_one_line(exc)}")
             return info
         impls = self._impls_of(plugin)
         if not impls:
@@ -131,6 +140,14 @@ class Zoo:
         self._info_by_plugin[id(plugin)] = info
         self._run_register_hooks(plugin, info)
         return info
+
+    def _unknown_hooks(self, plugin: Any) -> list[str]:
+        """The names of this plugin's hookimpls that match no mmzoo hook (a misspelling)."""
+        return sorted(
+            name
+            for name, caller in vars(self.pm.hook).items()
+            if getattr(caller, "spec", 1) is None and any(i.plugin is plugin for i in caller.get_hookimpls())
+        )
 
     def _impls_of(self, plugin: Any) -> list[Any]:
         return [
@@ -164,8 +181,9 @@ class Zoo:
             try:
                 spec.validate()
             except Exception as exc:  # ValueError from validate, or whatever a config's __init__ raises
-                shown = spec.name if isinstance(spec.name, str) else repr(spec.name)
-                info.errors.append(f"{hook_name}: malformed {label} {shown!r}: {_one_line(exc, typed=False)}")
+                reason = _one_line(exc, typed=False)
+                reason = reason.removeprefix(f"{spec.name}: ") if isinstance(spec.name, str) else reason
+                info.errors.append(f"{hook_name}: malformed {label} {spec.name!r}: {reason}")
                 return
             if spec.name in table:
                 owner = table[spec.name]

@@ -88,6 +88,29 @@ def check_model_spec(
     than `steps`."""
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model on a tiny corpus: extra threads only wait on each other
+    try:
+        return _check_model_spec(
+            spec, Path(tmp_path), config, steps, batch_size, data, seed, n_samples, expect_learning
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_model_spec(
+    spec: ModelSpec,
+    tmp_path: Path,
+    config: Any,
+    steps: int,
+    batch_size: int,
+    data: Path | None,
+    seed: int,
+    n_samples: int,
+    expect_learning: bool,
+) -> SpecCheck:
+    import torch
+
     from mmzoo import checkpoint
     from mmzoo.data import Vocab, load_corpus, split_items
     from mmzoo.dataset_tensors import tensorize, tensorize_splits
@@ -100,7 +123,6 @@ def check_model_spec(
         spec.validate()
     except ValueError as exc:
         raise AssertionError(f"malformed ModelSpec: {exc}") from None
-    tmp_path = Path(tmp_path)
     corpus = load_corpus(data or tiny_corpus(tmp_path))
     config = spec.config() if config is None else config
     vocab = corpus.vocab

@@ -171,9 +171,9 @@ EXPECTED_ERRORS = {
     "exit": "import failed: SystemExit: 3",
     "hookfail": "register_models raised ValueError: model server unreachable",
     "dup": "'mlp' is already registered by mmzoo",
-    "malformed": "config must be a dataclass type",
+    "malformed": "register_models: malformed model 'nodataclass': config must be a dataclass type",
     "future": "needs mmzoo plugin API 99",
-    "misspelt": "unknown hook",
+    "misspelt": "unknown hook register_model (did you mean register_models?)",
     "badcmd": "command name already in use: train",
 }
 
@@ -206,6 +206,7 @@ def mmzoo(
     set to `load` (unset when None, whatever the calling shell has)."""
     env = {k: v for k, v in os.environ.items() if k != "MMZOO_LOAD_PLUGINS"}
     env["COLUMNS"] = "200"
+    env["OMP_NUM_THREADS"] = "1"  # tiny models: on a busy machine, torch's extra threads only add waiting
     if site is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH", "")]))
     if load is not None:

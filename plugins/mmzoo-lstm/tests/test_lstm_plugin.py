@@ -59,7 +59,12 @@ def test_spec_trains_exports_and_samples(tmp_path: Path) -> None:
 def _mmzoo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "mmzoo"
     proc = subprocess.run(
-        [str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}
+        [str(exe), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"},
     )
     assert proc.returncode == 0, f"mmzoo {' '.join(args)} failed:\n{proc.stderr}"
     return proc
