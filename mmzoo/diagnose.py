@@ -53,7 +53,16 @@ ACTIVATIONS: tuple[type[nn.Module], ...] = (
     nn.Tanh, nn.ReLU, nn.GELU, nn.Sigmoid, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Mish, nn.Softplus,
     nn.Hardtanh, nn.ReLU6, nn.SELU, nn.CELU,
 )  # fmt: skip
-TANH_FUNCS = {torch.tanh, torch.Tensor.tanh, torch.nn.functional.tanh}
+F = torch.nn.functional
+# Activations a forward may call as functions, with no module to hook: name -> functions.
+FUNCTIONAL_ACTIVATIONS = {
+    "tanh": (torch.tanh, torch.Tensor.tanh, F.tanh),
+    "sigmoid": (torch.sigmoid, torch.Tensor.sigmoid, F.sigmoid),
+    "relu": (torch.relu, torch.Tensor.relu, F.relu),
+    "gelu": (F.gelu,),
+    "silu": (F.silu,),
+}
+ACTIVATION_OF = {func: name for name, funcs in FUNCTIONAL_ACTIVATIONS.items() for func in funcs}
 
 
 # -- model surgery: --no-bn and --init -------------------------------------
@@ -139,8 +148,8 @@ class LayerCapture:
     grads: list[torch.Tensor] = field(default_factory=list)
 
 
-class _FunctionalTanh(TorchFunctionMode):
-    """Sees `torch.tanh(x)` called outside any leaf module."""
+class _FunctionalActivations(TorchFunctionMode):
+    """Sees `torch.tanh(x)`, `F.gelu(x)`... called outside any leaf module."""
 
     def __init__(self, recorder: Recorder) -> None:
         super().__init__()
@@ -148,8 +157,9 @@ class _FunctionalTanh(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         out = func(*args, **(kwargs or {}))
-        if func in TANH_FUNCS and self.recorder.depth == 0 and torch.is_tensor(out) and args:
-            self.recorder.functional_tanh(args[0], out)
+        kind = ACTIVATION_OF.get(func)
+        if kind and self.recorder.depth == 0 and torch.is_tensor(out) and out.is_floating_point() and args:
+            self.recorder.functional_activation(kind, args[0], out)
         return out
 
 
@@ -195,11 +205,12 @@ class Recorder:
         if out.requires_grad:
             out.register_hook(lambda g: layer.grads.append(g.detach().float().flatten().clone()))
 
-    def functional_tanh(self, x: Any, out: torch.Tensor) -> None:
+    def functional_activation(self, kind: str, x: Any, out: torch.Tensor) -> None:
+        """Named after the layer that fed it (`tanh(hidden)`), else after the line that called it."""
         producer = self._producer.get(id(x)) if torch.is_tensor(x) else None
-        name = f"tanh({producer})" if producer else f"tanh@{_call_site()}"
+        name = f"{kind}({producer})" if producer else f"{kind}@{_call_site()}"
         self._alive.append(out)
-        self._record(self._layer(name, "tanh (functional)", True, True), out)
+        self._record(self._layer(name, f"{kind} (functional)", kind == "tanh", True), out)
 
     def _hooks(self, name: str, module: nn.Module) -> tuple[Callable, Callable]:
         skip = isinstance(module, nn.Identity)  # --no-bn leaves these: a no-op is not a layer
@@ -230,7 +241,7 @@ class Recorder:
             handles.append(module.register_forward_pre_hook(pre))
             handles.append(module.register_forward_hook(post))
         try:
-            with _FunctionalTanh(self):
+            with _FunctionalActivations(self):
                 yield self.layers
         finally:
             for h in handles:
@@ -360,11 +371,13 @@ def find_flags(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def gradient_check(layers: list[dict[str, Any]], focus: list[str], when: str) -> dict[str, Any]:
     """Grad std of the first focus layer over that of the last one: about 1 when
-    gradients keep their scale through the depth of the network."""
+    gradients keep their scale through the depth of the network. Only activation
+    layers are compared, like with like: an embedding's output gradient and the
+    logits' are on different scales in a perfectly healthy network."""
     by_name = {la["name"]: la for la in layers}
-    with_grad = [n for n in focus if by_name[n][when]["grad_std"]]
+    with_grad = [n for n in focus if by_name[n]["activation"] and by_name[n][when]["grad_std"]]
     if len(with_grad) < 2:
-        return {"first": None, "last": None, "ratio": None, "note": "fewer than two layers with gradients"}
+        return {"first": None, "last": None, "ratio": None, "note": "fewer than two activation layers with gradients"}
     first, last = with_grad[0], with_grad[-1]
     ratio = by_name[first][when]["grad_std"] / by_name[last][when]["grad_std"]
     return {"first": first, "last": last, "ratio": _num(ratio)}
@@ -582,7 +595,7 @@ def format_report(doc: dict[str, Any], figures: dict[str, str] | None = None) ->
     else:
         lines.append("no tanh layers: saturation is not checked")
     if all(doc["gradient_check"][when]["ratio"] is None for when in SNAPSHOTS):
-        lines.append("gradients not compared: it takes two or more layers with gradients")
+        lines.append("gradients not compared: it takes two or more activation layers with gradients")
     for when in SNAPSHOTS:
         check = doc["gradient_check"][when]
         if check["ratio"] is not None:

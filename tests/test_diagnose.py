@@ -200,6 +200,22 @@ def test_functional_tanh_is_hooked_too(small_data: Path) -> None:
     assert result.doc["update_window"] is None and flags_of(result.doc, "update_ratio") == []
 
 
+def test_model_without_tanh_compares_its_functional_activations(small_data: Path) -> None:
+    """The transformer calls F.gelu: its GELU layers are the ones drawn and compared, not wte vs head."""
+    from mmzoo.data import load_corpus
+    from mmzoo.plugins import get_zoo
+
+    spec = get_zoo().model("transformer")
+    recipe = spec.recipe.__class__(steps=1, batch_size=8)
+    with one_thread():
+        doc = diagnose(spec, load_corpus(str(small_data)), spec.make_config(), recipe, 1, "kaiming", False, 0).doc
+    assert doc["focus"] and all(name.startswith("gelu(") for name in doc["focus"])
+    assert all(la["init"]["saturated"] is None for la in doc["layers"])
+    check = doc["gradient_check"]["init"]
+    assert (check["first"], check["last"]) == (doc["focus"][0], doc["focus"][-1])
+    assert doc["init"]["last_layer"] == "head"
+
+
 def test_init_modes_set_the_lecture_scales() -> None:
     from mmzoo.plugins import get_zoo
 
