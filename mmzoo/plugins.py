@@ -119,11 +119,11 @@ class Zoo:
             unknown = self._unknown_hooks(plugin)
             self.pm.unregister(name=key)
             if unknown:
-                known = [name for name, caller in vars(self.pm.hook).items() if getattr(caller, "spec", None)]
-                for name in unknown:
-                    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                known = [hook for hook, caller in vars(self.pm.hook).items() if getattr(caller, "spec", None)]
+                for hook in unknown:
+                    close = difflib.get_close_matches(hook, known, n=1, cutoff=0.6)
                     hint = f"did you mean {close[0]}?" if close else f"mmzoo's hooks: {', '.join(sorted(known))}"
-                    info.errors.append(f"unknown hook {name} ({hint})")
+                    info.errors.append(f"unknown hook {hook} ({hint})")
             else:
                 info.errors.append(f"invalid hook: {_one_line(exc)}")
             return info

@@ -239,3 +239,78 @@ def test_registered_dataset_is_listed_and_trains_a_plugin_model(site: Path, tmp_
     meta = json.loads((tmp_path / "run" / "model.json").read_text())
     assert (meta["model"], meta["plugin"], meta["data"]["source"]) == ("tiny", "mmzoo-good", "vowels")
     assert meta["data"]["items"] == len(VOWEL_WORDS)
+
+
+# -- mmzoo.testing finds contract mistakes before export does --------------------
+
+
+def _step_model(apply_start: bool) -> Any:
+    import torch
+    import torch.nn as nn
+
+    from mmzoo.export import StateSpec
+
+    class Counter(nn.Module):
+        """h = h + emb(x), from a learned (non-zero) start state."""
+
+        input_mode = "step"
+        context_length = 8
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.wte = nn.Embedding(5, 3)
+            self.h0 = nn.Parameter(torch.ones(3))
+            self.head = nn.Linear(3, 5)
+
+        def forward(self, idx: torch.Tensor) -> torch.Tensor:
+            h = self.h0 + self.wte(idx).cumsum(1)
+            return self.head(h)
+
+        def step(self, idx: torch.Tensor, pos: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            if apply_start:
+                h = torch.where(pos == 0, self.h0.expand_as(h), h)
+            h = h + self.wte(idx)
+            return self.head(h), h
+
+        def onnx_state(self, batch: int) -> list[StateSpec]:
+            return [StateSpec("h", torch.zeros(batch, 3))]
+
+    return Counter()
+
+
+def _peeking_model() -> Any:
+    import torch.nn as nn
+
+    class Peek(nn.Module):
+        """Position t reads the whole sequence: trains to a low loss, samples garbage."""
+
+        context_length = 8
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.wte = nn.Embedding(5, 5)
+
+        def forward(self, idx: Any) -> Any:
+            return self.wte(idx).flip(1).cumsum(1).flip(1)
+
+    return Peek()
+
+
+def test_check_model_contract_accepts_a_correct_step_model() -> None:
+    from mmzoo.testing import check_model_contract
+
+    check_model_contract(_step_model(apply_start=True), vocab_size=5)
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (lambda: _step_model(apply_start=False), r"differs from forward\(\) at position 0 .*start state"),
+        (_peeking_model, "not causal"),
+    ],
+)
+def test_check_model_contract_names_the_broken_rule(model: Any, message: str) -> None:
+    from mmzoo.testing import check_model_contract
+
+    with pytest.raises(AssertionError, match=message):
+        check_model_contract(model(), vocab_size=5)
