@@ -11,7 +11,7 @@ from typing import Any, Optional
 import typer
 
 from mmzoo.errors import MmzooError
-from mmzoo.output import print_json, print_table, warn
+from mmzoo.output import print_info, print_json, print_samples, print_table, warn
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "exported"
 
@@ -130,7 +130,7 @@ def cmd_sample(
         from mmzoo.sample_command import sample_checkpoint
 
         doc = sample_checkpoint(target, options)
-    _print_samples(doc, as_json)
+    print_samples(doc, as_json)
 
 
 def _onnx_target(target: str) -> Path | None:
@@ -148,20 +148,6 @@ def _onnx_target(target: str) -> Path | None:
             warn(f"no local run of {target}: sampling the pretrained {pretrained}")
             return pretrained
     return None
-
-
-def _print_samples(doc: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print_json(doc)
-        return
-    for s in doc["samples"]:
-        print(s)
-    summary = doc.get("novelty")
-    if summary:
-        print(
-            f"{summary['train']} in the training data, {summary['val_test']} in val/test, {summary['new']} new",
-            file=sys.stderr,
-        )
 
 
 def cmd_eval(
@@ -204,15 +190,7 @@ def cmd_info(
     """Show an exported file's metadata, inputs, outputs and the providers available."""
     from mmzoo.runtime import describe
 
-    doc = describe(path)
-    if as_json:
-        print_json(doc)
-        return
-    print_table(["key", "value"], [[k, v] for k, v in doc["metadata"].items()], title=str(path))
-    print_table(["io", "name", "type", "shape"],
-                [["input", i["name"], i["type"], i["shape"]] for i in doc["inputs"]]
-                + [["output", o["name"], o["type"], o["shape"]] for o in doc["outputs"]])
-    print("providers available: " + ", ".join(doc["providers_available"]))
+    print_info(describe(path), as_json)
 
 
 def cmd_diagnose(
@@ -304,7 +282,3 @@ def main(argv: list[str] | None = None) -> int:
         print("mmzoo: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-def entry() -> None:
-    sys.exit(main())

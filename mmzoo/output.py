@@ -25,3 +25,30 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: st
 
 def warn(message: str) -> None:
     print(f"mmzoo: {message}", file=sys.stderr)
+
+
+def print_samples(doc: dict[str, Any], as_json: bool) -> None:
+    """Samples one per line on stdout; the novelty summary on stderr."""
+    if as_json:
+        print_json(doc)
+        return
+    sys.stdout.write("".join(s + "\n" for s in doc["samples"]))
+    summary = doc.get("novelty")
+    if summary:
+        print(
+            f"{summary['train']} in the training data, {summary['val_test']} in val/test, {summary['new']} new",
+            file=sys.stderr,
+        )
+
+
+def print_info(doc: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(doc)
+        return
+    print_table(["key", "value"], [[k, v] for k, v in doc["metadata"].items()], title=doc["path"])
+    print_table(
+        ["io", "name", "type", "shape"],
+        [["input", i["name"], i["type"], i["shape"]] for i in doc["inputs"]]
+        + [["output", o["name"], o["type"], o["shape"]] for o in doc["outputs"]],
+    )
+    print("providers available: " + ", ".join(doc["providers_available"]))

@@ -102,14 +102,16 @@ class Metadata:
 class OnnxModel:
     """An exported file: its metadata and onnxruntime sessions (one per thread setting)."""
 
-    def __init__(self, path: str | Path, providers: Sequence[str] | None = None) -> None:
+    def __init__(self, path: str | Path, providers: Sequence[str] | None = None, batch_hint: int = 1) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise MmzooError(f"no such file: {self.path}")
         self.model_bytes = self.path.read_bytes()
         self.requested = list(providers or [])
         self._sessions: dict[int, Any] = {}
-        self.metadata = Metadata.from_props(self._session(0).get_modelmeta().custom_metadata_map, self.path)
+        # One session up front, sized for the expected batch; it also gives the metadata.
+        first = self.session_for(batch_hint)
+        self.metadata = Metadata.from_props(first.get_modelmeta().custom_metadata_map, self.path)
 
     def _session(self, threads: int) -> Any:
         if threads not in self._sessions:
@@ -159,7 +161,7 @@ class OnnxModel:
 
     @property
     def providers(self) -> list[str]:
-        return list(self._session(0).get_providers())
+        return list(next(iter(self._sessions.values())).get_providers())
 
     def session_for(self, batch: int) -> Any:
         return self._session(1 if batch <= SMALL_BATCH else 0)
@@ -208,8 +210,8 @@ class OrtStepper:
 class OnnxSampler:
     """Generate items from an exported mmzoo file; same seed, same items, any batch size."""
 
-    def __init__(self, path: str | Path, providers: Sequence[str] | None = None) -> None:
-        self.model = OnnxModel(path, providers)
+    def __init__(self, path: str | Path, providers: Sequence[str] | None = None, batch_hint: int = 1) -> None:
+        self.model = OnnxModel(path, providers, batch_hint)
 
     @property
     def metadata(self) -> Metadata:
@@ -229,12 +231,12 @@ class OnnxSampler:
 
 
 def sample_command(path: Path, options: SampleOptions, providers: Sequence[str]) -> dict[str, Any]:
-    sampler = OnnxSampler(path, providers)
+    sampler = OnnxSampler(path, providers, batch_hint=max(1, min(options.n, options.batch_size)))
     samples = generate(OrtStepper(sampler.model), sampler.metadata.vocab, sampler.metadata.max_length, options)
     doc: dict[str, Any] = {
         "model": sampler.metadata.model,
         "source": str(path),
-        "provider": sampler.model.session_for(min(options.n, options.batch_size) or 1).get_providers()[0],
+        "provider": sampler.model.providers[0],
         "samples": samples,
     }
     splits = _builtin_splits(sampler.metadata.props)
@@ -260,7 +262,7 @@ def _builtin_splits(props: dict[str, str]) -> dict[str, list[str]] | None:
 
 def describe(path: Path) -> dict[str, Any]:
     model = OnnxModel(path)
-    session = model._session(0)
+    session = model.session_for(1)
 
     def io(args: Any) -> list[dict[str, Any]]:
         return [{"name": a.name, "type": a.type, "shape": [d if d is not None else "?" for d in a.shape]} for a in args]

@@ -1,0 +1,104 @@
+"""Sampling speed: onnxruntime vs makemore-style eager torch, and the startup cost
+of the torch-free command. Not a test: timings here are noisy, so every figure is
+a median of repeats, compared as ratios within one run.
+
+    python bench/sampling.py [--run RUN_DIR] [--repeats 5]
+
+Without --run it uses the newest runs/mlp-bn, training one (defaults, built-in
+names) if there is none. Writes bench/results/sampling.md and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+MMZOO = str(Path(sys.executable).parent / "mmzoo")
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def eager_generate(model, n: int, steps: int, seed: int) -> None:
+    """makemore's generate(): re-run the whole prefix each step, torch.multinomial, no early stop."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.zeros(n, 1, dtype=torch.long)
+    with torch.no_grad():
+        for _ in range(steps):
+            logits = model(idx)[:, -1, :]  # [n, V]
+            probs = torch.softmax(logits, dim=-1)
+            nxt = torch.multinomial(probs, num_samples=1, generator=g)
+            idx = torch.cat([idx, nxt], dim=1)
+
+
+def run_cmd(args: list[str]) -> None:
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, help="a trained mlp-bn run folder")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from mmzoo.runs import load_run, newest_run
+    from mmzoo.runtime import OnnxSampler
+
+    run_dir = args.run or newest_run("mlp-bn")
+    if run_dir is None:
+        print("no mlp-bn run: training one with its defaults", file=sys.stderr)
+        run_cmd([MMZOO, "train", "mlp-bn"])
+        run_dir = newest_run("mlp-bn")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    onnx_path = RESULTS / "mlp-bn.onnx"
+    run_cmd([MMZOO, "export", str(run_dir), "--out", str(onnx_path)])
+    run = load_run(run_dir)
+    steps = run.meta["max_length"]
+    sampler = OnnxSampler(onnx_path)
+    rows = []
+    for batch, n in ((1, 100), (1000, 5000)):
+        ort_s = median_seconds(lambda: sampler.sample(n, seed=1, batch_size=batch), args.repeats)
+        eager_s = median_seconds(
+            lambda: [eager_generate(run.model, batch, steps, s) for s in range(n // batch)], args.repeats
+        )
+        rows.append((batch, n / ort_s, n / eager_s))
+    cmd_onnx = median_seconds(lambda: run_cmd([MMZOO, "sample", str(onnx_path), "-n", "20"]), args.repeats)
+    cmd_torch = median_seconds(lambda: run_cmd([MMZOO, "sample", str(run_dir), "-n", "20"]), args.repeats)
+    bare = median_seconds(lambda: run_cmd([sys.executable, "-c", "import onnxruntime, numpy"]), args.repeats)
+
+    lines = [
+        f"# Sampling benchmark (mlp-bn, `python bench/sampling.py`, median of {args.repeats})",
+        "",
+        "| batch | onnxruntime names/s | eager torch names/s | speed-up |",
+        "|---|---|---|---|",
+        *(f"| {b} | {o:,.0f} | {e:,.0f} | {o / e:.1f}x |" for b, o, e in rows),
+        "",
+        "| command | wall seconds | ratio |",
+        "|---|---|---|",
+        f"| `mmzoo sample mlp-bn.onnx -n 20` (onnxruntime) | {cmd_onnx:.2f} | 1.0x |",
+        f"| `mmzoo sample RUN -n 20` (torch) | {cmd_torch:.2f} | {cmd_torch / cmd_onnx:.1f}x slower |",
+        f'| `python -c "import onnxruntime, numpy"` | {bare:.2f} | onnx command is {cmd_onnx / bare:.2f}x this |',
+        "",
+    ]
+    text = "\n".join(lines)
+    (RESULTS / "sampling.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
