@@ -6,7 +6,7 @@ MMZOO := $(VENV)/bin/mmzoo
 STAMP := $(VENV)/.mmzoo-installed
 SHARED_NAMES ?= ../shared/data/names.txt
 
-.PHONY: install demo test lint format bench
+.PHONY: install demo test lint format bench zoo
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -40,3 +40,7 @@ format: install
 
 bench: install
 	$(PY) bench/sampling.py
+
+# The pretrained zoo: every built-in model, default recipe, fixed seed, built-in names corpus.
+zoo: install
+	$(PY) scripts/make_zoo.py

@@ -14,7 +14,7 @@ from mmzoo.registry import ModelSpec, Recipe
 class WaveNetConfig:
     block_size: int = 8  # characters of context; a power of 2, one level per doubling
     n_embd: int = 24
-    n_hidden: int = 128
+    n_hidden: int = 192  # wider than the lecture's 128 (the `lecture` preset): 1.98 vs 2.00 val in 6 min
 
 
 def build_wavenet(config: WaveNetConfig, vocab_size: int) -> Any:
@@ -32,7 +32,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             summary="hierarchical MLP: pairs of characters fused level by level (makemore part 5)",
             config=WaveNetConfig,
             build=build_wavenet,
-            presets={"wide": {"n_embd": 32, "n_hidden": 200}},
-            recipe=Recipe(steps=30_000, batch_size=128, lr=3e-3, eval_every=3000),
+            presets={"lecture": {"n_hidden": 128}},  # part 5's 76,579 parameters
+            recipe=Recipe(steps=24_000, batch_size=128, lr=3e-3, weight_decay=0.03, eval_every=2000),
         )
     )
