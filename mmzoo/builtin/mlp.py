@@ -18,9 +18,11 @@ class MLPConfig:
 
 @dataclass(frozen=True)
 class MLPBNConfig:
+    # Wider than the lecture's 10/200 (preset "lecture"), which stops near 2.105 val
+    # even after 200k steps; this width beats 2.10 in well under 90 s on 2 cores.
     block_size: int = 3
-    n_embd: int = 10
-    n_hidden: int = 200
+    n_embd: int = 24
+    n_hidden: int = 256
     n_layers: int = 1  # Linear -> BatchNorm -> Tanh blocks
 
 
@@ -45,7 +47,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             summary="Bengio et al. 2003 MLP over the last 3 characters (makemore part 2)",
             config=MLPConfig,
             build=build_mlp,
-            recipe=Recipe(steps=20_000, batch_size=256, lr=1e-2, eval_every=2000),
+            recipe=Recipe(steps=30_000, batch_size=256, lr=1e-2, eval_every=3000),
         )
     )
     register(
@@ -55,7 +57,10 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             summary="MLP with BatchNorm and Kaiming init (makemore part 3)",
             config=MLPBNConfig,
             build=build_mlp_bn,
-            presets={"deep": {"n_layers": 5, "n_hidden": 100}},
-            recipe=Recipe(steps=20_000, batch_size=256, lr=1e-2, eval_every=2000),
+            presets={
+                "lecture": {"n_embd": 10, "n_hidden": 200},
+                "deep": {"n_embd": 10, "n_layers": 5, "n_hidden": 100},  # part 3's 5-layer net
+            },
+            recipe=Recipe(steps=12_000, batch_size=512, lr=5e-3, eval_every=2000),
         )
     )
