@@ -71,9 +71,10 @@ def main() -> int:
     sampler = OnnxSampler(onnx_path)
     rows = []
     for batch, n in ((1, 100), (1000, 5000)):
-        ort_s = median_seconds(lambda: sampler.sample(n, seed=1, batch_size=batch), args.repeats)
+        ort_s = median_seconds(lambda n=n, batch=batch: sampler.sample(n, seed=1, batch_size=batch), args.repeats)
         eager_s = median_seconds(
-            lambda: [eager_generate(run.model, batch, steps, s) for s in range(n // batch)], args.repeats
+            lambda n=n, batch=batch: [eager_generate(run.model, batch, steps, s) for s in range(n // batch)],
+            args.repeats,
         )
         rows.append((batch, n / ort_s, n / eager_s))
     cmd_onnx = median_seconds(lambda: run_cmd([MMZOO, "sample", str(onnx_path), "-n", "20"]), args.repeats)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -35,7 +35,7 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_list(
-    pattern: Optional[str] = typer.Argument(None, help="Glob on model names, e.g. 'mlp*'."),
+    pattern: str | None = typer.Argument(None, help="Glob on model names, e.g. 'mlp*'."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """List every model: name, family, params at its default config, plugin, summary."""
@@ -47,8 +47,16 @@ def cmd_list(
         return
     print_table(
         ["name", "family", "params", "plugin", "summary"],
-        [[r["name"], r["family"], f"{r['params']:,}" if r["params"] is not None else "?",
-          f"{r['plugin']} {r['plugin_version']}", r["summary"]] for r in rows],
+        [
+            [
+                r["name"],
+                r["family"],
+                f"{r['params']:,}" if r["params"] is not None else "?",
+                f"{r['plugin']} {r['plugin_version']}",
+                r["summary"],
+            ]
+            for r in rows
+        ],
     )
 
 
@@ -63,41 +71,40 @@ def cmd_plugins(as_json: bool = JSON_OPT) -> None:
         return
     print_table(
         ["plugin", "distribution", "version", "status", "models", "datasets", "errors"],
-        [[d["name"], d["distribution"], d["version"], d["status"], ", ".join(d["models"]),
-          ", ".join(d["datasets"]), "; ".join(d["errors"])] for d in docs],
+        [
+            [
+                d["name"],
+                d["distribution"],
+                d["version"],
+                d["status"],
+                ", ".join(d["models"]),
+                ", ".join(d["datasets"]),
+                "; ".join(d["errors"]),
+            ]
+            for d in docs
+        ],
     )
-
-
-def cmd_datasets(as_json: bool = JSON_OPT) -> None:
-    """List named corpora usable as `--data NAME`."""
-    zoo = _zoo()
-    rows = [{"name": d.name, "summary": d.summary, "plugin": d.plugin, "plugin_version": d.plugin_version}
-            for d in zoo.datasets.values()]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(["name", "plugin", "summary"], [[r["name"], f"{r['plugin']} {r['plugin_version']}", r["summary"]]
-                                                 for r in rows])
 
 
 def cmd_train(
     model: str = typer.Argument(..., help="Model name (see `mmzoo list`)."),
-    data: Optional[str] = typer.Option(None, "--data", help="A text file (one item per line) or a dataset name."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Override the recipe's steps."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Override the recipe's batch size."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Override the recipe's learning rate."),
+    data: str | None = typer.Option(None, "--data", help="A text file (one item per line) or a dataset name."),
+    steps: int | None = typer.Option(None, "--steps", help="Override the recipe's steps."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Override the recipe's batch size."),
+    lr: float | None = typer.Option(None, "--lr", help="Override the recipe's learning rate."),
     seed: int = typer.Option(42, "--seed", help="Seeds the split, the init and the batches."),
     sets: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default runs/MODEL/<timestamp>)."),
+    preset: str | None = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/MODEL/<timestamp>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out (or the newest run)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train a model; the best checkpoint by val loss is kept in the run folder."""
     from mmzoo.train_command import run_train
 
-    result = run_train(_zoo(), model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume,
-                       quiet=as_json)
+    result = run_train(
+        _zoo(), model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, quiet=as_json
+    )
     if as_json:
         print_json(result)
 
@@ -106,7 +113,7 @@ def cmd_sample(
     target: str = typer.Argument(..., help="FILE.onnx, a run folder, a checkpoint, or a model name."),
     n: int = typer.Option(20, "-n", "--num", help="How many items."),
     temperature: float = typer.Option(1.0, "--temperature", "-t"),
-    top_k: Optional[int] = typer.Option(None, "--top-k"),
+    top_k: int | None = typer.Option(None, "--top-k"),
     prefix: str = typer.Option("", "--prefix", help="Every sample starts with this."),
     seed: int = typer.Option(0, "--seed", help="Same seed, same samples."),
     provider: list[str] = typer.Option([], "--provider", help="onnxruntime provider(s): cpu, cuda, auto, ..."),
@@ -116,8 +123,7 @@ def cmd_sample(
     """Generate new items. FILE.onnx samples under onnxruntime alone, without torch."""
     from mmzoo.sampling import SampleOptions
 
-    options = SampleOptions(n=n, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed,
-                            batch_size=batch_size)
+    options = SampleOptions(n=n, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed, batch_size=batch_size)
     options.check()
     onnx_path = _onnx_target(target)
     if onnx_path is not None:
@@ -152,7 +158,7 @@ def _onnx_target(target: str) -> Path | None:
 
 def cmd_eval(
     target: str = typer.Argument(..., help="A run folder, a checkpoint, or a model name."),
-    data: Optional[str] = typer.Option(None, "--data", help="Loss on this file instead of the run's splits."),
+    data: str | None = typer.Option(None, "--data", help="Loss on this file instead of the run's splits."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train/val/test loss of a run, or its loss on another file."""
@@ -162,13 +168,16 @@ def cmd_eval(
     if as_json:
         print_json(doc)
         return
-    print_table(["split", "items", "loss"], [[k, v["items"], f"{v['loss']:.4f}"] for k, v in doc["losses"].items()],
-                title=f"{doc['model']} ({doc['run']})")
+    print_table(
+        ["split", "items", "loss"],
+        [[k, v["items"], f"{v['loss']:.4f}"] for k, v in doc["losses"].items()],
+        title=f"{doc['model']} ({doc['run']})",
+    )
 
 
 def cmd_export(
     target: str = typer.Argument(..., help="A model name (its newest run), a run folder or a checkpoint."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output path (default exported/<model>.onnx)."),
+    out: Path | None = typer.Option(None, "--out", help="Output path (default exported/<model>.onnx)."),
     opset: int = typer.Option(20, "--opset", help="ONNX opset."),
     no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Keep BatchNorm's running statistics."),
     as_json: bool = JSON_OPT,
@@ -195,17 +204,17 @@ def cmd_info(
 
 def cmd_diagnose(
     model: str = typer.Argument(..., help="Model name (see `mmzoo list`)."),
-    data: Optional[str] = typer.Option(None, "--data", help="A text file (one item per line) or a dataset name."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps to watch (default 1000)."),
+    data: str | None = typer.Option(None, "--data", help="A text file (one item per line) or a dataset name."),
+    steps: int | None = typer.Option(None, "--steps", help="Training steps to watch (default 1000)."),
     sets: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
+    preset: str | None = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
     init: str = typer.Option(
         "kaiming",
         "--init",
         help="kaiming (5/3 / sqrt(fan_in), last layer x0.1), default (PyTorch's) or naive (unit Gaussian).",
     ),
     no_bn: bool = typer.Option(False, "--no-bn", help="Replace every BatchNorm layer with Identity."),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, "--out", help="Folder for the figures and stats.json (default runs/MODEL/diagnose-<timestamp>)."
     ),
     seed: int = typer.Option(42, "--seed", help="Seeds the split, the init and the batches."),
@@ -226,7 +235,6 @@ def cmd_diagnose(
 COMMANDS = {
     "list": cmd_list,
     "plugins": cmd_plugins,
-    "datasets": cmd_datasets,
     "train": cmd_train,
     "sample": cmd_sample,
     "eval": cmd_eval,

@@ -21,7 +21,7 @@ class Vocab:
     chars: tuple[str, ...]
 
     @classmethod
-    def from_items(cls, items: list[str]) -> "Vocab":
+    def from_items(cls, items: list[str]) -> Vocab:
         return cls((BOUNDARY, *sorted(set("".join(items)))))
 
     @property

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from mmzoo import tensors
 from mmzoo.data import Corpus, Vocab, split_items
 from mmzoo.loss import is_window
-from mmzoo import tensors
 
 
 @dataclass
@@ -28,7 +28,5 @@ def tensorize(items: list[str], vocab: Vocab, length: int, model: nn.Module) -> 
     return SplitTensors(x, y)
 
 
-def tensorize_splits(
-    corpus: Corpus, vocab: Vocab, seed: int, length: int, model: nn.Module
-) -> dict[str, SplitTensors]:
+def tensorize_splits(corpus: Corpus, vocab: Vocab, seed: int, length: int, model: nn.Module) -> dict[str, SplitTensors]:
     return {name: tensorize(items, vocab, length, model) for name, items in split_items(corpus.items, seed).items()}

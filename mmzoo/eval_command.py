@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmzoo.errors import MmzooError
+
+if TYPE_CHECKING:
+    from mmzoo.data import Vocab
 
 
 def evaluate(target: str, data: str | None) -> dict[str, Any]:

@@ -8,9 +8,10 @@ import copy
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -89,13 +90,20 @@ def plan_for(model: nn.Module) -> GraphPlan:
     C = int(model.context_length)
     if mode == "window":
         example = torch.zeros(4, C, dtype=torch.long)
-        return GraphPlan(WindowGraph(model), (example,), ["idx"], ["logits"], {"idx": {0: batch}},
-                         {"idx": [0], "logits": [0]})
+        return GraphPlan(
+            WindowGraph(model), (example,), ["idx"], ["logits"], {"idx": {0: batch}}, {"idx": [0], "logits": [0]}
+        )
     if mode == "sequence":
         T = torch.export.Dim("T", min=1, max=max(2, C))
         example = torch.zeros(4, min(3, C), dtype=torch.long)
-        return GraphPlan(SequenceGraph(model), (example,), ["idx"], ["logits"], {"idx": {0: batch, 1: T}},
-                         {"idx": [0, 1], "logits": [0]})
+        return GraphPlan(
+            SequenceGraph(model),
+            (example,),
+            ["idx"],
+            ["logits"],
+            {"idx": {0: batch, 1: T}},
+            {"idx": [0, 1], "logits": [0]},
+        )
     if mode == "step":
         return step_plan(model, batch)
     raise MmzooError(f"unknown input_mode {mode!r} on {type(model).__name__}")
@@ -281,8 +289,9 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> E
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return ExportReport(out, len(data), len(proto.graph.node), parity, val_after, val_before, calibrated,
-                        n_folded, opset)
+    return ExportReport(
+        out, len(data), len(proto.graph.node), parity, val_after, val_before, calibrated, n_folded, opset
+    )
 
 
 def _probe(model: nn.Module, val: Any) -> Callable[[nn.Module], object]:
@@ -343,7 +352,9 @@ def check_parity(path: Path, folded: nn.Module, plan: GraphPlan, val: Any) -> di
 
 
 @torch.no_grad()
-def _step_parity(session: Any, model: nn.Module, pairs: list[dict[str, str]], x: torch.Tensor, y: torch.Tensor) -> float:
+def _step_parity(
+    session: Any, model: nn.Module, pairs: list[dict[str, str]], x: torch.Tensor, y: torch.Tensor
+) -> float:
     """Step the graph over whole items and compare with the full-sequence torch model."""
     from mmzoo.tensors import PAD
 

@@ -8,8 +8,8 @@ folding for free; a BatchNorm fed by anything else is an error naming the layer.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -42,9 +42,7 @@ def trace_leaf_calls(model: nn.Module, run: Callable[[nn.Module], object]) -> li
         return record
 
     handles = [
-        m.register_forward_hook(hook(name))
-        for name, m in model.named_modules()
-        if not list(m.children()) and name
+        m.register_forward_hook(hook(name)) for name, m in model.named_modules() if not list(m.children()) and name
     ]
     try:
         with torch.no_grad():

@@ -61,6 +61,8 @@ def load_run(directory: Path) -> LoadedRun:
         model.load_state_dict(tensors)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise MmzooError(f"{directory}: weights do not fit {spec.name}: {first[1] if len(first) > 1 else first[0]}") from None
+        raise MmzooError(
+            f"{directory}: weights do not fit {spec.name}: {first[1] if len(first) > 1 else first[0]}"
+        ) from None
     model.eval()
     return LoadedRun(directory, meta, model)

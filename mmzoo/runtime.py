@@ -1,16 +1,17 @@
 """Sampling from an exported file with onnxruntime and numpy only: never torch.
 
-    from mmzoo.runtime import OnnxSampler
-    OnnxSampler("exported/mlp-bn.onnx").sample(10, temperature=0.8, seed=1)
+from mmzoo.runtime import OnnxSampler
+OnnxSampler("exported/mlp-bn.onnx").sample(10, temperature=0.8, seed=1)
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class Metadata:
     props: dict[str, str]
 
     @classmethod
-    def from_props(cls, props: dict[str, str], path: Path) -> "Metadata":
+    def from_props(cls, props: dict[str, str], path: Path) -> Metadata:
         if "mmzoo.format" not in props:
             raise MmzooError(f"{path} has no mmzoo metadata: it was not exported by `mmzoo export`")
         if props["mmzoo.format"] != FORMAT_VERSION:

@@ -7,8 +7,9 @@ of (seed, i, t), so the output does not depend on the batch size used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 

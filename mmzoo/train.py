@@ -8,10 +8,11 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -146,8 +147,13 @@ class Trainer:
         if best:
             self.best_val = val
             checkpoint.save(self.run_dir, self.model.state_dict(), self._meta(val))
-        record = {"step": self.step, "train_loss": self.train_loss, "val_loss": val, "best": best,
-                  "seconds": round(self.elapsed, 2)}
+        record = {
+            "step": self.step,
+            "train_loss": self.train_loss,
+            "val_loss": val,
+            "best": best,
+            "seconds": round(self.elapsed, 2),
+        }
         with open(self.run_dir / METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         self.save_last()

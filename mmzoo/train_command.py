@@ -63,8 +63,11 @@ def run_train(
         result = train(spec, corpus, config, recipe, seed, run_dir, resume=resume, log=log, progress=progress)
     if not quiet:
         status = "interrupted; best checkpoint kept" if result.interrupted else "done"
-        print(f"{status}: best val loss {result.best_val_loss:.4f} in {result.seconds:.1f}s "
-              f"({result.params:,} params) -> {run_dir}", file=sys.stderr)
+        print(
+            f"{status}: best val loss {result.best_val_loss:.4f} in {result.seconds:.1f}s "
+            f"({result.params:,} params) -> {run_dir}",
+            file=sys.stderr,
+        )
     return result.as_json()
 
 
@@ -82,8 +85,11 @@ class _progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(
-            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}  best val {task.fields[val]}"), TimeRemainingColumn(),
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}  best val {task.fields[val]}"),
+            TimeRemainingColumn(),
             transient=False,
         )
         self.bar.start()
@@ -91,8 +97,13 @@ class _progress:
 
         def update(step: int, total: int, loss: float, best_val: float) -> None:
             if step % 20 == 0 or step == total:
-                self.bar.update(self.task, completed=step, total=total, loss=f"{loss:.4f}",
-                                val="-" if best_val == float("inf") else f"{best_val:.4f}")
+                self.bar.update(
+                    self.task,
+                    completed=step,
+                    total=total,
+                    loss=f"{loss:.4f}",
+                    val="-" if best_val == float("inf") else f"{best_val:.4f}",
+                )
 
         return update
 

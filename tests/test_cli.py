@@ -101,8 +101,9 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
 
 
 def test_train_json_is_one_document(small_names: Path, tmp_path: Path) -> None:
-    proc = run_mmzoo("train", "bigram-nn", "--data", str(small_names), "--steps", "20", "--out",
-                     str(tmp_path / "r"), "--json")
+    proc = run_mmzoo(
+        "train", "bigram-nn", "--data", str(small_names), "--steps", "20", "--out", str(tmp_path / "r"), "--json"
+    )
     doc = json.loads(proc.stdout)
     assert doc["step"] == 20 and doc["best_val_loss"] > 0
     again = run_mmzoo("train", "bigram-nn", "--data", str(small_names), "--out", str(tmp_path / "r"), check=False)

@@ -38,7 +38,11 @@ def test_unknown_characters_are_named() -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "no items"), (b"\n  \n\r\n", "no items"), (b"ok\n\xff\xfe bad\n", "not UTF-8 text \\(bad byte on line 2\\)")],
+    [
+        (b"", "no items"),
+        (b"\n  \n\r\n", "no items"),
+        (b"ok\n\xff\xfe bad\n", "not UTF-8 text \\(bad byte on line 2\\)"),
+    ],
 )
 def test_bad_files_give_clear_errors(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.txt"

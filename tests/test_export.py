@@ -13,8 +13,8 @@ import onnx
 import pytest
 import torch
 import torch.nn as nn
-
 from conftest import run_mmzoo
+
 from mmzoo.errors import MmzooError
 from mmzoo.fold import fold_batchnorm
 from mmzoo.onnx_contract import REQUIRED_KEYS

@@ -56,9 +56,7 @@ def test_loss_is_the_hand_computed_per_character_nll() -> None:
     wx, wy = windows(x, y, 1)
     assert split_loss(model, wx, wy) == pytest.approx(by_hand, rel=1e-6)
     # the sequence path (forward over whole items, padding masked) agrees
-    seq_loss = torch.nn.functional.cross_entropy(
-        model(x).reshape(-1, 3), y.reshape(-1), ignore_index=-1
-    ).item()
+    seq_loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, 3), y.reshape(-1), ignore_index=-1).item()
     assert seq_loss == pytest.approx(by_hand, rel=1e-6)
 
 
