@@ -32,6 +32,6 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             summary="causal bag of words: each position averages the embeddings so far, then an MLP (makemore)",
             config=BoWConfig,
             build=build_bow,
-            recipe=Recipe(steps=10_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
+            recipe=Recipe(steps=12_000, batch_size=128, lr=3e-3, warmup=200, weight_decay=0.05, eval_every=1000),
         )
     )

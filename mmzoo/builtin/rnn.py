@@ -15,6 +15,12 @@ class RNNConfig:
     n_embd: int = 64  # character embedding
     n_hidden: int = 128  # hidden state
     block_size: int = 32  # longest sequence (tokens) the exported model declares
+    dropout: float = 0.0  # on embeddings and hidden states, training only (rnn: 0.2 cost 0.03 val)
+
+
+@dataclass(frozen=True)
+class GRUConfig(RNNConfig):
+    dropout: float = 0.2  # the GRU overfits 32k names by step 3000 without it (val 1.997 -> 1.967)
 
 
 def build_rnn(config: RNNConfig, vocab_size: int) -> Any:
@@ -23,7 +29,7 @@ def build_rnn(config: RNNConfig, vocab_size: int) -> Any:
     return RNN(config, vocab_size, cell="rnn")
 
 
-def build_gru(config: RNNConfig, vocab_size: int) -> Any:
+def build_gru(config: GRUConfig, vocab_size: int) -> Any:
     from mmzoo.models.rnn import RNN
 
     return RNN(config, vocab_size, cell="gru")
@@ -38,7 +44,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             summary="vanilla tanh RNN over the sequence, learned start state (Mikolov et al. 2010)",
             config=RNNConfig,
             build=build_rnn,
-            recipe=Recipe(steps=10_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
+            recipe=Recipe(steps=12_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
         )
     )
     register(
@@ -46,8 +52,8 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             name="gru",
             family="rnn",
             summary="gated recurrent unit over the sequence, learned start state (Cho et al. 2014)",
-            config=RNNConfig,
+            config=GRUConfig,
             build=build_gru,
-            recipe=Recipe(steps=10_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
+            recipe=Recipe(steps=12_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
         )
     )

@@ -60,17 +60,18 @@ class RNN(nn.Module):
         self.wte = nn.Embedding(vocab_size, config.n_embd)
         self.cell = CELLS[cell](config.n_embd, config.n_hidden)
         self.head = nn.Linear(config.n_hidden, vocab_size)
+        self.drop = nn.Dropout(config.dropout)  # identity in eval mode, so step() never sees it
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         B, T = idx.shape
         check_length(T, self.context_length)
-        emb = self.wte(idx)  # [B, T, n_embd]
+        emb = self.drop(self.wte(idx))  # [B, T, n_embd]
         h = self.start.expand(B, -1)  # [B, n_hidden]
         hs = []
         for t in range(T):
             h = self.cell(emb[:, t], h)
             hs.append(h)
-        return self.head(torch.stack(hs, dim=1))  # [B, T, V]
+        return self.head(self.drop(torch.stack(hs, dim=1)))  # [B, T, V]
 
     def step(self, idx: torch.Tensor, pos: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One token: idx[B], pos (scalar), h[B, n_hidden] -> logits[B, V], new h.
