@@ -25,8 +25,10 @@ class CausalSelfAttention(nn.Module):
         if config.n_embd % config.n_head:
             raise MmzooError(f"transformer: n_embd {config.n_embd} is not a multiple of n_head {config.n_head}")
         self.n_head = config.n_head
+        self.dropout = config.dropout
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)  # query, key, value for all heads
         self.c_proj = nn.Linear(config.n_embd, config.n_embd)
+        self.resid_drop = nn.Dropout(config.dropout)
 
     def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x[B, T, C] -> q, k, v, each [B, n_head, T, head_size]."""
@@ -37,12 +39,13 @@ class CausalSelfAttention(nn.Module):
     def merge(self, y: torch.Tensor) -> torch.Tensor:
         """[B, n_head, T, head_size] -> [B, T, C], then the output projection."""
         B, _, T, _ = y.shape
-        return self.c_proj(y.transpose(1, 2).reshape(B, T, -1))
+        return self.resid_drop(self.c_proj(y.transpose(1, 2).reshape(B, T, -1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.qkv(x)
-        # softmax(q k^T / sqrt(head_size), future masked) v, fused
-        return self.merge(F.scaled_dot_product_attention(q, k, v, is_causal=True))
+        # softmax(q k^T / sqrt(head_size), future masked) v, fused; dropout on the weights
+        p = self.dropout if self.training else 0.0
+        return self.merge(F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True))
 
     def step(self, x: torch.Tensor, k_past: torch.Tensor, v_past: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """x[B, 1, C]; k_past, v_past [B, n_head, past, head_size]. The new token sees
@@ -65,9 +68,10 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd)
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd)
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd)
+        self.mlp_drop = nn.Dropout(config.dropout)
 
     def mlp(self, x: torch.Tensor) -> torch.Tensor:
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+        return self.mlp_drop(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x))
@@ -80,6 +84,9 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
+    """Token + position embeddings, n_layer blocks, a final LayerNorm and the head.
+    Dropout (GPT-2's three places) is off in eval mode, so step() and export never see it."""
+
     input_mode = "step"
 
     def __init__(self, config: TransformerConfig, vocab_size: int) -> None:
@@ -89,6 +96,7 @@ class Transformer(nn.Module):
         self.head_size = config.n_embd // config.n_head
         self.wte = nn.Embedding(vocab_size, config.n_embd)
         self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
         self.ln_f = nn.LayerNorm(config.n_embd)
         self.head = nn.Linear(config.n_embd, vocab_size, bias=False)
@@ -101,7 +109,7 @@ class Transformer(nn.Module):
         B, T = idx.shape
         check_length(T, self.context_length)
         pos = torch.arange(T, device=idx.device)
-        x = self.wte(idx) + self.wpe(pos)  # [B, T, C]
+        x = self.drop(self.wte(idx) + self.wpe(pos))  # [B, T, C]
         for block in self.blocks:
             x = block(x)
         return self.head(self.ln_f(x))  # [B, T, V]
