@@ -61,8 +61,12 @@ class Row:
 def mmzoo(*args: str, cwd: Path) -> dict:
     """Run the installed CLI (the one next to this interpreter) and parse its --json."""
     exe = Path(sys.executable).parent / "mmzoo"
+    # One intra-op thread unless asked otherwise: these models are too small to gain from
+    # more, on a busy machine extra threads make training many times slower, and a fixed
+    # count keeps the floating-point sums, so the files, reproducible.
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     proc = subprocess.run(
-        [str(exe) if exe.exists() else "mmzoo", *args, "--json"], cwd=cwd, capture_output=True, text=True
+        [str(exe) if exe.exists() else "mmzoo", *args, "--json"], cwd=cwd, capture_output=True, text=True, env=env
     )
     if proc.returncode != 0:
         raise SystemExit(f"mmzoo {' '.join(args)} failed:\n{proc.stderr}")
@@ -128,6 +132,7 @@ def main() -> int:
             out = EXPORTED / f"names-{name}.onnx"
             print(f"{name}: training ...", file=sys.stderr, flush=True)
             trained, report = train_and_export(name, None, args.seed, work, out)
+            out.chmod(0o644)  # export writes through a private temp file; the zoo is for everyone
             data = out.read_bytes()
             row = Row(
                 name,
