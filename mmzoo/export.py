@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch.nn as nn
 
 from mmzoo.errors import MmzooError
 from mmzoo.fold import BatchNormBase, fold_batchnorm
-from mmzoo.fsutil import atomic_write
+from mmzoo.fsutil import atomic_write, temp_path
 from mmzoo.onnx_contract import FORMAT_VERSION
 
 PARITY_TOL = 1e-4
@@ -280,9 +279,7 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> E
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_path(out)
     try:
         atomic_write(tmp, data)
         parity = check_parity(tmp, folded, plan, src.val)

@@ -181,7 +181,8 @@ class OrtStepper:
 
     def start(self, batch: int) -> None:
         self.session = self.model.session_for(batch)
-        self.history = np.zeros((batch, 0), dtype=np.int64)
+        width = self.meta.context_length if self.meta.mode == "window" else 0
+        self.history = np.zeros((batch, width), dtype=np.int64)
         self.pos = 0
         self.state = {}
         if self.meta.mode == "step":
@@ -200,11 +201,12 @@ class OrtStepper:
                 self.state[pair["input"]] = named[pair["output"]]
             self.pos += 1
             return named["logits"]
+        if self.meta.mode == "window":
+            # [B, C], left-padded with the boundary token 0; slide by one
+            self.history = np.concatenate([self.history[:, 1:], tokens[:, None]], axis=1)
+            return self.session.run(["logits"], {"idx": self.history})[0]
         self.history = np.concatenate([self.history, tokens[:, None]], axis=1)
-        C = self.meta.context_length
-        recent = self.history[:, -C:]
-        if self.meta.mode == "window" and recent.shape[1] < C:
-            recent = np.pad(recent, ((0, 0), (C - recent.shape[1], 0)))
+        recent = self.history[:, -self.meta.context_length :]
         return self.session.run(["logits"], {"idx": np.ascontiguousarray(recent)})[0]
 
 

@@ -15,29 +15,34 @@ import numpy as np
 
 from mmzoo.errors import MmzooError
 
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser; uint64 arithmetic wraps, which is what it wants."""
     with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
-        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
-        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return x ^ (x >> np.uint64(31))
 
 
-def uniforms(seed: int, items: np.ndarray, step: int) -> np.ndarray:
-    """One uniform in [0, 1) per item, a pure function of (seed, item, step)."""
+def uniform_table(seed: int, items: np.ndarray, steps: int) -> np.ndarray:
+    """uniforms[i, t] in [0, 1), a pure function of (seed, item i, step t).
+
+    Made for a whole batch at once: at batch 1 the per-call numpy overhead, not
+    the arithmetic, is what costs.
+    """
     with np.errstate(over="ignore"):
         key = _splitmix64(np.asarray([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
-        x = _splitmix64(key ^ (items.astype(np.uint64) * np.uint64(0x100000001B3)))
-        x = _splitmix64(x ^ np.uint64(step))
+        per_item = _splitmix64(key ^ (items.astype(np.uint64) * np.uint64(0x100000001B3)))
+        x = _splitmix64(per_item[:, None] ^ np.arange(steps, dtype=np.uint64)[None, :])
     return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def choose(logits: np.ndarray, u: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
     """Sample one token per row from softmax(logits / T), restricted to the top k."""
-    logits = logits.astype(np.float64) / temperature
+    logits = logits.astype(np.float64)
+    if temperature != 1.0:
+        logits /= temperature
     if top_k is not None and top_k < logits.shape[1]:
         kth = np.partition(logits, -top_k, axis=1)[:, -top_k][:, None]
         logits = np.where(logits < kth, -np.inf, logits)
@@ -104,8 +109,9 @@ def _generate_batch(
         logits = stepper.feed(np.full(B, token, dtype=np.int64))
     generated = np.zeros((B, 0), dtype=np.int64)
     done = np.zeros(B, dtype=bool)
+    u = uniform_table(options.seed, ids, max_length)  # [B, max_length]
     for step in range(max_length):
-        picks = choose(logits, uniforms(options.seed, ids, step), options.temperature, options.top_k)
+        picks = choose(logits, u[:, step], options.temperature, options.top_k)
         picks[done] = 0
         generated = np.concatenate([generated, picks[:, None]], axis=1)
         done |= picks == 0

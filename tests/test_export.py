@@ -183,3 +183,13 @@ def test_ort_logits_at_large_batch(exported: Path, trained_mlp_bn: Path) -> None
     session = onnxruntime.InferenceSession(str(exported))
     x = np.random.default_rng(0).integers(0, 27, (1000, 3)).astype(np.int64)
     assert session.run(["logits"], {"idx": x})[0].shape == (1000, 27)
+
+
+def test_written_files_get_the_umask_mode_not_mkstemps_0600(exported: Path, trained_mlp_bn: Path) -> None:
+    """Exports and checkpoints are written via temp files; others must still read them."""
+    mask = os.umask(0)
+    os.umask(mask)
+    expected = 0o666 & ~mask
+    assert exported.stat().st_mode & 0o777 == expected
+    for name in ("model.safetensors", "model.json"):
+        assert (trained_mlp_bn / name).stat().st_mode & 0o777 == expected
