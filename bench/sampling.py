@@ -49,6 +49,17 @@ def run_cmd(args: list[str]) -> None:
     subprocess.run(args, check=True, capture_output=True)
 
 
+def interleaved_medians(commands: list[list[str]], repeats: int) -> list[float]:
+    """Median wall time of each command, run round-robin so load drift hits all alike."""
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(repeats):
+        for i, cmd in enumerate(commands):
+            start = time.perf_counter()
+            run_cmd(cmd)
+            times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="a trained mlp-bn run folder")
@@ -77,12 +88,18 @@ def main() -> int:
             args.repeats,
         )
         rows.append((batch, n / ort_s, n / eager_s))
-    cmd_onnx = median_seconds(lambda: run_cmd([MMZOO, "sample", str(onnx_path), "-n", "20"]), args.repeats)
-    cmd_torch = median_seconds(lambda: run_cmd([MMZOO, "sample", str(run_dir), "-n", "20"]), args.repeats)
-    bare = median_seconds(lambda: run_cmd([sys.executable, "-c", "import onnxruntime, numpy"]), args.repeats)
+    cmd_onnx, cmd_torch, bare = interleaved_medians(
+        [
+            [MMZOO, "sample", str(onnx_path), "-n", "20"],
+            [MMZOO, "sample", str(run_dir), "-n", "20"],
+            [sys.executable, "-c", "import onnxruntime, numpy"],
+        ],
+        3 * args.repeats,
+    )
 
     lines = [
-        f"# Sampling benchmark (mlp-bn, `python bench/sampling.py`, median of {args.repeats})",
+        f"# Sampling benchmark (mlp-bn, `python bench/sampling.py`: loops median of {args.repeats}, "
+        f"commands median of {3 * args.repeats}, interleaved)",
         "",
         "| batch | onnxruntime names/s | eager torch names/s | speed-up |",
         "|---|---|---|---|",

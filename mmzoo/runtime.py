@@ -254,8 +254,8 @@ def _builtin_splits(props: dict[str, str]) -> dict[str, list[str]] | None:
     """The training splits, when the file was trained on the built-in names corpus."""
     if props.get("mmzoo.data_source") != "names":
         return None
-    from mmzoo.builtin.datasets import names_path
     from mmzoo.data import read_items, split_items
+    from mmzoo.datasets import names_path
 
     items, digest = read_items(names_path())
     if digest != props.get("mmzoo.data_sha256"):

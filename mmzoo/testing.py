@@ -60,7 +60,7 @@ def check_plugin(plugin: Any, name: str | None = None) -> PluginInfo:
 def tiny_corpus(directory: Path, n: int = TINY_CORPUS_ITEMS) -> Path:
     """The first `n` names of the built-in corpus, as a file: enough for a
     train/val split and a few steps, small enough for a test."""
-    from mmzoo.builtin.datasets import names_path
+    from mmzoo.datasets import names_path
 
     items = names_path().read_text(encoding="utf-8").split()[:n]
     path = Path(directory) / "tiny.txt"

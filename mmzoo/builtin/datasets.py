@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
+from mmzoo.datasets import names_path
 from mmzoo.hookspecs import hookimpl
 from mmzoo.registry import DatasetSpec
-
-
-def names_path() -> Path:
-    return Path(str(resources.files("mmzoo.datasets").joinpath("names.txt")))
 
 
 @hookimpl
