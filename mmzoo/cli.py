@@ -149,10 +149,11 @@ def _onnx_target(target: str) -> Path | None:
     from mmzoo.runs import newest_run
 
     if newest_run(target) is None:
-        pretrained = PRETRAINED_DIR / f"names-{target}.onnx"
-        if pretrained.is_file():
-            warn(f"no local run of {target}: sampling the pretrained {pretrained}")
-            return pretrained
+        for folder in (Path("exported"), PRETRAINED_DIR):
+            pretrained = folder / f"names-{target}.onnx"
+            if pretrained.is_file():
+                warn(f"no local run of {target}: sampling the pretrained {pretrained}")
+                return pretrained
     return None
 
 
@@ -189,7 +190,7 @@ def cmd_export(
     if as_json:
         print_json(doc)
         return
-    print_table(["", ""], [[k, v] for k, v in doc["summary"].items()], title="exported")
+    print_table(["", ""], [[k, v] for k, v in doc["summary"].items()], title="exported", show_header=False)
 
 
 def cmd_info(

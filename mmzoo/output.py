@@ -12,16 +12,21 @@ def print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None, show_header: bool = True
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_edge=False, header_style="bold")
+    table = Table(show_edge=False, header_style="bold", show_header=show_header)
     for h in headers:
         table.add_column(h, overflow="fold")
     for row in rows:
         table.add_row(*(str(c) for c in row))
-    Console(width=max(100, Console().width)).print(table)
+    console = Console(width=max(100, Console().width))
+    if title:  # above the table, not wrapped to a narrow table's width
+        console.print(title, style="bold", markup=False, highlight=False)
+    console.print(table)
 
 
 def warn(message: str) -> None:
