@@ -58,6 +58,20 @@ def cmd_list(
             for r in rows
         ],
     )
+    if len(rows) == 1 and pattern == rows[0]["name"]:
+        _print_settings(rows[0])
+
+
+def _print_settings(row: dict[str, Any]) -> None:
+    """One model asked for by name: what `--set`, `--preset` and the train flags can change."""
+
+    def pairs(values: dict[str, Any]) -> str:
+        return " ".join(f"{k}={v}" for k, v in values.items())
+
+    print(f"config (--set key=value): {pairs(row['config'])}")
+    for name, values in row.get("presets", {}).items():
+        print(f"preset {name} (--preset {name}): {pairs(values)}")
+    print(f"recipe: {pairs(row['recipe'])}")
 
 
 def cmd_plugins(as_json: bool = JSON_OPT) -> None:

@@ -29,6 +29,14 @@ def test_list_table_shows_params_and_plugin() -> None:
     assert "mlp-bn" in out and "mmzoo 0.1.0" in out and "729" in out
 
 
+def test_list_one_model_by_name_shows_what_can_be_set() -> None:
+    out = run_mmzoo("list", "mlp-bn").stdout
+    assert "config (--set key=value): block_size=3" in out and "n_hidden=256" in out
+    assert "preset deep (--preset deep): " in out and "n_layers=5" in out
+    assert "recipe: steps=12000" in out
+    assert "config (--set" not in run_mmzoo("list", "mlp*").stdout
+
+
 def test_plugins_json() -> None:
     doc = json.loads(run_mmzoo("plugins", "--json").stdout)
     builtin = [p for p in doc["plugins"] if p["distribution"] == "mmzoo"]
