@@ -31,9 +31,10 @@ def test_list_table_shows_params_and_plugin() -> None:
 
 def test_list_one_model_by_name_shows_what_can_be_set() -> None:
     out = run_mmzoo("list", "mlp-bn").stdout
-    assert "config (--set key=value): block_size=3" in out and "n_hidden=256" in out
-    assert "preset deep (--preset deep): " in out and "n_layers=5" in out
-    assert "recipe: steps=12000" in out
+    (row,) = json.loads(run_mmzoo("list", "mlp-bn", "--json").stdout)
+    assert f"n_hidden={row['config']['n_hidden']}" in out.split("config (--set key=value): ")[1]
+    assert "preset deep (--preset deep): " in out and f"n_layers={row['presets']['deep']['n_layers']}" in out
+    assert f"recipe: steps={row['recipe']['steps']} " in out
     assert "config (--set" not in run_mmzoo("list", "mlp*").stdout
 
 
