@@ -111,10 +111,20 @@ def cmd_train(
     preset: str | None = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/MODEL/<timestamp>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out (or the newest run)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="torch CPU threads (default: one per core; 1 is often faster on a busy machine)."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train a model; the best checkpoint by val loss is kept in the run folder."""
     from mmzoo.train_command import run_train
+
+    if threads is not None:
+        if threads < 1:
+            raise MmzooError("--threads must be >= 1")
+        import torch
+
+        torch.set_num_threads(threads)
 
     result = run_train(
         _zoo(), model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, quiet=as_json

@@ -95,6 +95,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
         ("train", "mlp-bn", "--set", "n_hiden=3"),
         ("sample", str(tmp_path / "nope")),
         ("train", "mlp-bn", "--steps", "-1"),
+        ("train", "mlp-bn", "--threads", "0"),
     ]
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
@@ -111,8 +112,9 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
 
 def test_train_json_is_one_document(small_names: Path, tmp_path: Path) -> None:
     proc = run_mmzoo(
-        "train", "bigram-nn", "--data", str(small_names), "--steps", "20", "--out", str(tmp_path / "r"), "--json"
-    )
+        "train", "bigram-nn", "--data", str(small_names), "--steps", "20", "--out", str(tmp_path / "r"), "--json",
+        "--threads", "1",
+    )  # fmt: skip
     doc = json.loads(proc.stdout)
     assert doc["step"] == 20 and doc["best_val_loss"] > 0
     again = run_mmzoo("train", "bigram-nn", "--data", str(small_names), "--out", str(tmp_path / "r"), check=False)
