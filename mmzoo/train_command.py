@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ def run_train(
     from mmzoo.train import new_run_dir, train
 
     spec = zoo.model(model_name)
+    created = False
     if resume:
         run_dir = out or newest_run(spec.name)
         if run_dir is None or not (Path(run_dir) / checkpoint.LAST_META).is_file():
@@ -54,13 +56,19 @@ def run_train(
         corpus = load_corpus(data)
         if out is not None and (out / checkpoint.META).exists():
             raise MmzooError(f"{out} already holds a run: pass --resume to continue it, or another --out")
+        created = out is None or not out.exists()
         run_dir = out or new_run_dir(RUNS_ROOT, spec.name)
         run_dir.mkdir(parents=True, exist_ok=True)
     log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     if not quiet:
         print(f"training {spec.name} on {corpus.source} ({len(corpus.items)} items) -> {run_dir}", file=sys.stderr)
-    with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-        result = train(spec, corpus, config, recipe, seed, run_dir, resume=resume, log=log, progress=progress)
+    try:
+        with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+            result = train(spec, corpus, config, recipe, seed, run_dir, resume=resume, log=log, progress=progress)
+    except BaseException:
+        if created and not (run_dir / checkpoint.META).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # no empty run for `mmzoo sample MODEL` to trip on
+        raise
     if not quiet:
         status = "interrupted; best checkpoint kept" if result.interrupted else "done"
         print(

@@ -100,12 +100,16 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
     cases.append(("train", "mlp", "--data", str(empty)))
+    single = tmp_path / "single.txt"
+    single.write_text("anna\n")
+    cases.append(("train", "mlp", "--data", str(single)))
     for args in cases:
         proc = run_mmzoo(*args, check=False, cwd=tmp_path)
         assert proc.returncode != 0, args
         assert "Traceback" not in proc.stderr, args
         errors = [line for line in proc.stderr.splitlines() if line.startswith("mmzoo: error")]
         assert len(errors) == 1, (args, proc.stderr)
+    assert not list(tmp_path.glob("runs/*/*")), "a failed train left a run folder behind"
     assert "did you mean mlp-bn" in run_mmzoo("train", "mlp_bn", check=False).stderr
     assert "did you mean n_hidden" in run_mmzoo("train", "mlp-bn", "--set", "n_hiden=3", check=False).stderr
 
