@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from mmzoo.errors import MmzooError
 from mmzoo.fold import BatchNormBase, fold_batchnorm
-from mmzoo.fsutil import atomic_write, temp_path
+from mmzoo.fsutil import sync_dir, temp_path, write_synced
 from mmzoo.onnx_contract import FORMAT_VERSION
 
 PARITY_TOL = 1e-4
@@ -281,9 +281,10 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> E
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(out)
     try:
-        atomic_write(tmp, data)
+        write_synced(tmp, data)
         parity = check_parity(tmp, folded, plan, src.val)
         os.replace(tmp, out)
+        sync_dir(out.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return ExportReport(
