@@ -131,6 +131,8 @@ def cmd_train(
     )
     if as_json:
         print_json(result)
+    if result["interrupted"]:
+        raise typer.Exit(130)  # the checkpoint is saved, but `train && export` should stop here
 
 
 def cmd_sample(

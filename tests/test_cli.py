@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from pathlib import Path
 
-from conftest import run_mmzoo
+from conftest import mmzoo_bin, run_mmzoo
 
 
 def test_help_lists_the_commands() -> None:
@@ -123,3 +125,27 @@ def test_train_json_is_one_document(small_names: Path, tmp_path: Path) -> None:
     assert doc["step"] == 20 and doc["best_val_loss"] > 0
     again = run_mmzoo("train", "bigram-nn", "--data", str(small_names), "--out", str(tmp_path / "r"), check=False)
     assert again.returncode == 1 and "--resume" in again.stderr
+
+
+def test_ctrl_c_saves_the_best_checkpoint_and_exits_130(small_names: Path, tmp_path: Path) -> None:
+    """A real SIGINT to the installed command, once the loop is running."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [mmzoo_bin(), "train", "mlp-bn", "--data", str(small_names), "--steps", "1000000", "--out", str(run)],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background CI shell ignores it
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith("step "):  # the first eval is done and saved
+                break
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+    assert "interrupted; best checkpoint kept" in rest and "Traceback" not in rest
+    meta = json.loads((run / "model.json").read_text())
+    assert 0 < meta["metrics"]["step"] < 1_000_000
