@@ -181,6 +181,8 @@ class OrtStepper:
 
     def start(self, batch: int) -> None:
         self.session = self.model.session_for(batch)
+        # window mode: the last context_length tokens, starting as all boundary tokens;
+        # sequence mode: every token so far, starting empty
         width = self.meta.context_length if self.meta.mode == "window" else 0
         self.history = np.zeros((batch, width), dtype=np.int64)
         self.pos = 0
