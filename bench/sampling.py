@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from mmzoo.runs import load_run, newest_run
+    from mmzoo.engine.runs import load_run, newest_run
     from mmzoo.runtime import OnnxSampler
 
     run_dir = args.run or newest_run("mlp-bn")

@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 import torch
+from mmzoo.contract import DEFAULT_OPSET
 
-from mmzoo.export import plan_for, to_onnx
-from mmzoo.onnx_contract import DEFAULT_OPSET
+from mmzoo.engine.export import plan_for, to_onnx
 from mmzoo.plugins import get_zoo
 from mmzoo.runtime import SMALL_BATCH
 
@@ -74,7 +74,7 @@ def main() -> int:
     args = parser.parse_args()
     spec = get_zoo().model("transformer")
     torch.manual_seed(0)
-    model = spec.build(spec.config(), 27).eval()
+    model = spec.create(spec.config(), 27).eval()
     step = to_onnx(plan_for(model), DEFAULT_OPSET)
     model.input_mode = "sequence"  # the same weights, exported the other way
     sequence = to_onnx(plan_for(model), DEFAULT_OPSET)

@@ -17,9 +17,19 @@ _LAZY = {
     "ModelSpec": "mmzoo.registry",
     "Recipe": "mmzoo.registry",
     "DatasetSpec": "mmzoo.registry",
+    "StateSpec": "mmzoo.contract",
 }
 
-__all__ = ["DatasetSpec", "MmzooError", "ModelSpec", "PLUGIN_API_VERSION", "Recipe", "hookimpl", "__version__"]
+__all__ = [
+    "DatasetSpec",
+    "MmzooError",
+    "ModelSpec",
+    "PLUGIN_API_VERSION",
+    "Recipe",
+    "StateSpec",
+    "hookimpl",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -29,9 +29,9 @@ def model_rows(zoo: Any, pattern: str | None = None) -> list[dict[str, Any]]:
 
 def _params(spec: Any) -> int | None:
     """Params at the default config; None if the plugin's build fails."""
-    from mmzoo.nn import param_count
+    from mmzoo.models.blocks import param_count
 
     try:
-        return param_count(spec.build(spec.config(), NAMES_VOCAB))
+        return param_count(spec.create(spec.config(), NAMES_VOCAB))
     except Exception:
         return None

@@ -7,12 +7,12 @@ import sys
 
 
 def entry() -> None:
-    from mmzoo.fast_cli import try_fast
+    from mmzoo.cli.fast import try_fast
 
     argv = sys.argv[1:]
     code = try_fast(argv)
     if code is None:
-        from mmzoo.cli import main
+        from mmzoo.cli.app import main
 
         code = main(argv)
     sys.exit(code)

@@ -1,59 +1,6 @@
-"""Building blocks shared by the models, and the base class of window models.
+"""The building blocks plugin authors may use (public API, docs/plugins.md).
+They live in mmzoo.models.blocks with the networks that use them."""
 
-The model contract (docs/plugins.md): forward(idx[B, T]) -> logits[B, T, V],
-position t predicting token t+1; `context_length` says how many tokens it reads;
-`input_mode` says how it trains and exports ("window", "sequence" or "step").
-"""
+from mmzoo.models.blocks import BatchNorm, WindowModel, check_length, kaiming_, param_count
 
-from __future__ import annotations
-
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-
-class WindowModel(nn.Module):
-    """A model that sees only the last `context_length` tokens (bigram, MLPs, WaveNet).
-
-    Subclasses implement next_logits(ctx[B, C]) -> [B, V]; forward slides it over
-    a whole sequence. Training and export call next_logits on windows directly.
-    """
-
-    input_mode = "window"
-    context_length: int
-
-    def next_logits(self, ctx: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        B, T = idx.shape
-        C = self.context_length
-        padded = F.pad(idx, (C - 1, 0), value=0)  # [B, T + C - 1]
-        ctx = padded.unfold(1, C, 1).reshape(B * T, C)  # [B*T, C]
-        return self.next_logits(ctx).view(B, T, -1)  # [B, T, V]
-
-
-class BatchNorm(nn.BatchNorm1d):
-    """BatchNorm over the last dimension, statistics over all the others: for 2-D
-    input [N, C] as usual, and for 3-D input [B, T, C] over dims 0 and 1 (the fix
-    makemore part 5 makes to its own BatchNorm1d)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 3:
-            return super().forward(x.transpose(1, 2)).transpose(1, 2)
-        return super().forward(x)
-
-
-TANH_GAIN = 5 / 3
-
-
-def kaiming_(linear: nn.Linear, gain: float = TANH_GAIN) -> None:
-    """The lecture's init: weight std = gain / sqrt(fan_in)."""
-    with torch.no_grad():
-        linear.weight.normal_(0.0, gain / linear.in_features**0.5)
-        if linear.bias is not None:
-            linear.bias.zero_()
-
-
-def param_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+__all__ = ["BatchNorm", "WindowModel", "check_length", "kaiming_", "param_count"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from mmzoo.errors import MmzooError
 # Model and dataset names are CLI words: `mmzoo export NAME` reads a word with a
 # '.' or '/' as a path, and `--data NAME` reads one as a file, so neither may appear.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+BUILD_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")  # "package.module:Class"
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "step", "constant")
 
@@ -60,15 +63,18 @@ class Recipe:
 class ModelSpec:
     """One model as a plugin registers it.
 
-    build(config, vocab_size) returns a torch.nn.Module honouring the model
-    contract (docs/plugins.md). `fit`, when given, replaces gradient descent:
-    fit(model, train_x, train_y) fills the model from the training tensors.
+    `build` makes the network: a callable build(config, vocab_size) returning a
+    torch.nn.Module that honours the model contract (docs/plugins.md), or a
+    "module:attribute" string naming one, imported only when a model is made, so
+    that registering (and `mmzoo --help`) never imports torch. `fit`, when given,
+    replaces gradient descent: fit(model, train_x, train_y) fills the model from
+    the training tensors.
     """
 
     name: str
     summary: str
     config: type
-    build: Callable[[Any, int], Any]
+    build: Callable[[Any, int], Any] | str
     recipe: Recipe = field(default_factory=Recipe)
     family: str = ""
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -90,8 +96,8 @@ class ModelSpec:
             self.config()
         except TypeError as exc:
             raise ValueError(f"{self.name}: config needs defaults for every field ({exc})") from None
-        if not callable(self.build):
-            raise ValueError(f"{self.name}: build must be callable")
+        if not (callable(self.build) or (isinstance(self.build, str) and BUILD_REF.fullmatch(self.build))):
+            raise ValueError(f"{self.name}: build must be callable or a 'module:attribute' string")
         if self.fit is not None and not callable(self.fit):
             raise ValueError(f"{self.name}: fit must be callable or None")
         if not isinstance(self.recipe, Recipe):
@@ -109,6 +115,24 @@ class ModelSpec:
             unknown = set(values) - fields
             if unknown:
                 raise ValueError(f"{self.name}: preset {preset!r} sets unknown fields {sorted(unknown)}")
+
+    def builder(self) -> Callable[[Any, int], Any]:
+        """The build callable, importing it first when `build` names one."""
+        if callable(self.build):
+            return self.build
+        module_name, _, attribute = self.build.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            found = operator.attrgetter(attribute)(module)
+        except (ImportError, AttributeError) as exc:
+            raise MmzooError(f"{self.name}: cannot import its build {self.build!r}: {exc}") from None
+        if not callable(found):
+            raise MmzooError(f"{self.name}: its build {self.build!r} is not callable")
+        return found
+
+    def create(self, config: Any, vocab_size: int) -> Any:
+        """A new, untrained network for this config and vocabulary size."""
+        return self.builder()(config, vocab_size)
 
     def make_config(self, preset: str | None = None, overrides: dict[str, str] | None = None) -> Any:
         """The default config, a preset applied, then `--set key=value` overrides parsed by field type."""

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from mmzoo.contract import FORMAT_VERSION, MODES, REQUIRED_KEYS
 from mmzoo.errors import MmzooError
-from mmzoo.onnx_contract import FORMAT_VERSION, MODES, REQUIRED_KEYS
 from mmzoo.sampling import SampleOptions, generate
 
 # Short names for onnxruntime's execution providers.
@@ -256,7 +256,7 @@ def _builtin_splits(props: dict[str, str]) -> dict[str, list[str]] | None:
     """The training splits, when the file was trained on the built-in names corpus."""
     if props.get("mmzoo.data_source") != "names":
         return None
-    from mmzoo.data import read_items, split_items
+    from mmzoo.corpus import read_items, split_items
     from mmzoo.datasets import names_path
 
     items, digest = read_items(names_path())

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmzoo.contract import MODES, SEQUENCE, STEP, WINDOW, input_mode_of
 from mmzoo.plugins import PluginInfo, load_zoo
 from mmzoo.registry import ModelSpec
 
@@ -111,13 +112,13 @@ def _check_model_spec(
 ) -> SpecCheck:
     import torch
 
-    from mmzoo import checkpoint
-    from mmzoo.data import Vocab, load_corpus, split_items
-    from mmzoo.dataset_tensors import tensorize, tensorize_splits
-    from mmzoo.export import ExportInputs, export_model
-    from mmzoo.loss import split_loss
+    from mmzoo.corpus import Vocab, load_corpus, split_items
+    from mmzoo.engine import checkpoint
+    from mmzoo.engine.batches import tensorize, tensorize_splits
+    from mmzoo.engine.export import ExportInputs, export_model
+    from mmzoo.engine.loss import split_loss
+    from mmzoo.engine.train import train
     from mmzoo.runtime import OnnxSampler
-    from mmzoo.train import train
 
     try:
         spec.validate()
@@ -128,9 +129,9 @@ def _check_model_spec(
     vocab = corpus.vocab
 
     torch.manual_seed(seed)
-    model = spec.build(config, vocab.size)
+    model = spec.create(config, vocab.size)
     check_model_contract(model, vocab.size)
-    splits = tensorize_splits(corpus, vocab, seed, corpus.max_length, model)
+    splits = tensorize_splits(corpus, seed, model)
     initial = split_loss(model, splits["val"].x, splits["val"].y)
 
     recipe = dataclasses.replace(spec.recipe, steps=steps, batch_size=batch_size, eval_every=max(1, steps))
@@ -146,7 +147,7 @@ def _check_model_spec(
     # Export from the checkpoint on disk, as `mmzoo export` does, but with this spec
     # rather than the installed plugins', so an uninstalled plugin can be checked.
     tensors, meta = checkpoint.load(run_dir)
-    trained = spec.build(config, len(meta["vocab"]))
+    trained = spec.create(config, len(meta["vocab"]))
     trained.load_state_dict(tensors)
     trained.eval()
     saved_vocab = Vocab(tuple(meta["vocab"]))
@@ -170,13 +171,13 @@ def check_model_contract(model: Any, vocab_size: int) -> None:
     window and step modes, that their export entry points agree with forward()."""
     import torch
 
-    mode = getattr(model, "input_mode", "sequence")
-    if mode not in ("window", "sequence", "step"):
-        raise AssertionError(f"input_mode must be window, sequence or step, not {mode!r}")
+    mode = input_mode_of(model)
+    if mode not in MODES:
+        raise AssertionError(f"input_mode must be one of {', '.join(MODES)}, not {mode!r}")
     C = getattr(model, "context_length", None)
     if not isinstance(C, int) or isinstance(C, bool) or C < 1:
         raise AssertionError(f"context_length must be an int >= 1, got {C!r}")
-    B, T = 3, min(6, C) if mode == "sequence" else 6
+    B, T = 3, min(6, C) if mode == SEQUENCE else 6
     generator = torch.Generator().manual_seed(0)
     idx = torch.randint(1, vocab_size, (B, T), generator=generator)
     idx[:, 0] = 0  # items start with the boundary token
@@ -191,12 +192,12 @@ def check_model_contract(model: Any, vocab_size: int) -> None:
             changed[:, -1] = (changed[:, -1] % (vocab_size - 1)) + 1
             if not torch.allclose(model(changed)[:, :-1], logits[:, :-1], atol=STEP_TOL):
                 raise AssertionError("forward() is not causal: logits at position t change with token t+1")
-            if mode == "window":
+            if mode == WINDOW:
                 ctx = torch.nn.functional.pad(idx, (C - 1, 0))[:, -C:]
                 diff = (model.next_logits(ctx) - logits[:, -1]).abs().max().item()
                 if not diff <= STEP_TOL:
                     raise AssertionError(f"next_logits() differs from forward()[:, -1] by {diff:.2e}")
-            if mode == "step":
+            if mode == STEP:
                 _check_step(model, idx, logits)
     finally:
         model.train(was_training)

@@ -117,7 +117,7 @@ def main() -> int:
     parser.add_argument("models", nargs="*", help="only these (default: every built-in model)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    from mmzoo.data import load_corpus
+    from mmzoo.corpus import load_corpus
 
     order = builtin_models()
     wanted = args.models or order

@@ -40,7 +40,7 @@ GOOD = {
 
         def build(config, vocab_size):
             import torch.nn as nn
-            from mmzoo.nn import WindowModel
+            from mmzoo.models.blocks import WindowModel
 
             class Tiny(WindowModel):
                 context_length = 2

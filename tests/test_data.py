@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mmzoo.data import BOUNDARY, Vocab, load_corpus, read_items, split_items
+from mmzoo.corpus import BOUNDARY, Vocab, load_corpus, read_items, split_items
 from mmzoo.errors import MmzooError
 
 
@@ -78,7 +78,7 @@ def test_builtin_names_corpus_loads_by_name() -> None:
 
 
 def test_windows_hold_exactly_the_lectures_examples() -> None:
-    from mmzoo import tensors
+    from mmzoo.engine import batches as tensors
 
     items = ["emma", "ava"]
     vocab = Vocab.from_items(items)

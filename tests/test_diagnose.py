@@ -20,8 +20,8 @@ import pytest
 import torch
 from conftest import BUILTIN_NAMES, run_mmzoo
 
-from mmzoo import cli
-from mmzoo.diagnose import (
+from mmzoo.cli import app as cli
+from mmzoo.engine.diagnose import (
     SATURATED_FRACTION,
     apply_init,
     diagnose,
@@ -186,7 +186,7 @@ def test_stats_json_structure(naive_run: tuple[str, Path]) -> None:
 
 def test_functional_tanh_is_hooked_too(small_data: Path) -> None:
     """`mlp` calls torch.tanh in its forward, with no Tanh module to hook."""
-    from mmzoo.data import load_corpus
+    from mmzoo.corpus import load_corpus
     from mmzoo.plugins import get_zoo
 
     spec = get_zoo().model("mlp")
@@ -202,7 +202,7 @@ def test_functional_tanh_is_hooked_too(small_data: Path) -> None:
 
 def test_model_without_tanh_compares_its_functional_activations(small_data: Path) -> None:
     """The transformer calls F.gelu: its GELU layers are the ones drawn and compared, not wte vs head."""
-    from mmzoo.data import load_corpus
+    from mmzoo.corpus import load_corpus
     from mmzoo.plugins import get_zoo
 
     spec = get_zoo().model("transformer")
@@ -221,7 +221,7 @@ def test_init_modes_set_the_lecture_scales() -> None:
 
     spec = get_zoo().model("mlp-bn")
     torch.manual_seed(0)
-    model = spec.build(spec.make_config("deep"), 27)
+    model = spec.create(spec.make_config("deep"), 27)
     x = torch.randint(0, 27, (32, 3))
     head = find_head(model, lambda m: m.next_logits(x), 27)
     assert head == "head"
@@ -277,7 +277,7 @@ def test_missing_matplotlib_is_a_clear_error_before_training(
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     with pytest.raises(MmzooError, match=r"mmzoo\[plots\]"):
-        from mmzoo.diagnose_plots import require_matplotlib
+        from mmzoo.engine.diagnose_plots import require_matplotlib
 
         require_matplotlib()
     assert cli.main(["diagnose", "mlp-bn", "--out", str(tmp_path / "d")]) == 1

@@ -15,9 +15,9 @@ import torch
 import torch.nn as nn
 from conftest import run_mmzoo
 
+from mmzoo.contract import REQUIRED_KEYS
+from mmzoo.engine.fold import fold_batchnorm
 from mmzoo.errors import MmzooError
-from mmzoo.fold import fold_batchnorm
-from mmzoo.onnx_contract import REQUIRED_KEYS
 from mmzoo.plugins import get_zoo
 
 
@@ -31,7 +31,7 @@ def exported(trained_mlp_bn: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def _trained_bn_model(preset: str | None) -> nn.Module:
     spec = get_zoo().model("mlp-bn")
     torch.manual_seed(0)
-    model = spec.build(spec.make_config(preset), 27)
+    model = spec.create(spec.make_config(preset), 27)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(30):  # move the running statistics and the affine weights off their init
         x = torch.randint(0, 27, (256, 3))

@@ -248,7 +248,7 @@ def _step_model(apply_start: bool) -> Any:
     import torch
     import torch.nn as nn
 
-    from mmzoo.export import StateSpec
+    from mmzoo import StateSpec
 
     class Counter(nn.Module):
         """h = h + emb(x), from a learned (non-zero) start state."""

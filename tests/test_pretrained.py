@@ -23,7 +23,7 @@ TABLE = read_table(EXPORTED / "README.md")
 def ort_val_loss(path: Path) -> float:
     """Mean NLL per character on the val split, from onnxruntime alone: every val
     item fed one token at a time through the runtime's own stepper."""
-    from mmzoo.data import Vocab, read_items, split_items
+    from mmzoo.corpus import Vocab, read_items, split_items
     from mmzoo.runtime import OnnxModel, OrtStepper
 
     model = OnnxModel(path, ["cpu"])
@@ -57,7 +57,8 @@ def test_the_table_lists_every_builtin_model() -> None:
 
 @pytest.mark.parametrize("name", builtin_models())
 def test_pretrained_file(name: str) -> None:
-    from mmzoo.onnx_contract import REQUIRED_KEYS
+    from mmzoo.contract import REQUIRED_KEYS
+
     from mmzoo.runtime import OnnxSampler
 
     path = EXPORTED / f"names-{name}.onnx"

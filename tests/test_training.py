@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmzoo import checkpoint
-from mmzoo.data import Corpus, Vocab, split_items
+from mmzoo.corpus import Corpus, Vocab, split_items
+from mmzoo.engine import checkpoint
+from mmzoo.engine.batches import sequences, windows
+from mmzoo.engine.loss import batch_loss, split_loss
+from mmzoo.engine.train import train
 from mmzoo.errors import MmzooError
-from mmzoo.loss import batch_loss, split_loss
 from mmzoo.plugins import get_zoo
-from mmzoo.tensors import sequences, windows
-from mmzoo.train import train
 
 
 def _corpus(items: list[str]) -> Corpus:
@@ -26,7 +26,7 @@ def test_bigram_probabilities_are_the_normalised_smoothed_counts() -> None:
     items = ["emma", "ava", "amelia", "mia", "ella"] * 3 + ["zoe"]
     vocab = Vocab.from_items(items)
     spec = get_zoo().model("bigram")
-    model = spec.build(spec.make_config(overrides={"smoothing": "0.5"}), vocab.size)
+    model = spec.create(spec.make_config(overrides={"smoothing": "0.5"}), vocab.size)
     x, y = windows(*sequences(items, vocab, 8), context=1)
     spec.fit(model, x, y)
     V = vocab.size
@@ -45,7 +45,7 @@ def test_loss_is_the_hand_computed_per_character_nll() -> None:
     items = ["ab", "b"]
     vocab = Vocab.from_items(items)
     spec = get_zoo().model("bigram")
-    model = spec.build(spec.config(), vocab.size)
+    model = spec.create(spec.config(), vocab.size)
     with torch.no_grad():
         model.log_probs.copy_(torch.log_softmax(torch.randn(3, 3), dim=1))
     lp = model.log_probs
@@ -63,7 +63,7 @@ def test_loss_is_the_hand_computed_per_character_nll() -> None:
 def test_mlp_bn_starts_near_uniform_and_uses_kaiming_init() -> None:
     spec = get_zoo().model("mlp-bn")
     torch.manual_seed(0)
-    model = spec.build(spec.make_config("deep"), 27)
+    model = spec.create(spec.make_config("deep"), 27)
     first = model.blocks[0]
     expected_std = (5 / 3) / math.sqrt(first.in_features)
     assert first.weight.std().item() == pytest.approx(expected_std, rel=0.05)
@@ -74,13 +74,13 @@ def test_mlp_bn_starts_near_uniform_and_uses_kaiming_init() -> None:
 
 @pytest.mark.parametrize("name", ["bigram-nn", "mlp", "mlp-bn"])
 def test_training_lowers_val_loss(tmp_path: Path, small_names: Path, name: str) -> None:
-    from mmzoo.data import load_corpus
+    from mmzoo.corpus import load_corpus
 
     spec = get_zoo().model(name)
     corpus = load_corpus(str(small_names))
     recipe = spec.recipe.__class__(steps=200, batch_size=128, lr=1e-2, eval_every=200)
     torch.manual_seed(0)
-    untrained = spec.build(spec.config(), corpus.vocab.size)
+    untrained = spec.create(spec.config(), corpus.vocab.size)
     val = split_items(corpus.items, 42)["val"]
     vx, vy = sequences(val, corpus.vocab, corpus.max_length)
     if getattr(untrained, "input_mode", "") == "window":
@@ -91,8 +91,8 @@ def test_training_lowers_val_loss(tmp_path: Path, small_names: Path, name: str) 
 
 
 def test_same_seed_same_run_and_checkpoint_round_trip(tmp_path: Path, small_names: Path) -> None:
-    from mmzoo.data import load_corpus
-    from mmzoo.runs import load_run
+    from mmzoo.corpus import load_corpus
+    from mmzoo.engine.runs import load_run
 
     spec = get_zoo().model("mlp-bn")
     corpus = load_corpus(str(small_names))
@@ -116,7 +116,7 @@ def test_same_seed_same_run_and_checkpoint_round_trip(tmp_path: Path, small_name
 
 
 def test_ctrl_c_keeps_the_best_checkpoint_and_resume_finishes_the_run(tmp_path: Path, small_names: Path) -> None:
-    from mmzoo.data import load_corpus
+    from mmzoo.corpus import load_corpus
 
     spec = get_zoo().model("mlp")
     corpus = load_corpus(str(small_names))
@@ -158,7 +158,7 @@ def test_batch_loss_masks_padding() -> None:
     items = ["abc", "a"]
     vocab = Vocab.from_items(items)
     spec = get_zoo().model("bigram-nn")
-    model = spec.build(spec.config(), vocab.size)
+    model = spec.create(spec.config(), vocab.size)
     x, y = sequences(items, vocab, 6)
     wx, wy = windows(x, y, 1)
     model.input_mode = "sequence"  # force the padded path on the same weights

@@ -85,7 +85,7 @@ def test_export_passes_parity_in_the_models_mode(exported: Exported) -> None:
     state = json.loads(props["mmzoo.state"])
     if MODES[name] == "step":
         spec = get_zoo().model(name)
-        model = spec.build(spec.config(**json.loads(props["mmzoo.config"])), 27)
+        model = spec.create(spec.config(**json.loads(props["mmzoo.config"])), 27)
         names = [s.name for s in model.onnx_state(1)]
         assert state == [{"input": n, "output": f"{n}_out"} for n in names]
     else:
@@ -113,10 +113,10 @@ def test_onnx_samples_are_the_torch_samples(exported: Exported) -> None:
 
 @pytest.mark.parametrize("exported", STEP_MODELS, indirect=True)
 def test_step_graph_matches_the_full_sequence_over_whole_names(exported: Exported) -> None:
-    from mmzoo.data import Vocab, load_corpus, split_items
-    from mmzoo.dataset_tensors import tensorize
-    from mmzoo.export import _step_parity
-    from mmzoo.runs import load_run
+    from mmzoo.corpus import Vocab, load_corpus, split_items
+    from mmzoo.engine.batches import tensorize
+    from mmzoo.engine.export import _step_parity
+    from mmzoo.engine.runs import load_run
     from mmzoo.runtime import OnnxModel
 
     run = load_run(exported.run)
@@ -135,7 +135,7 @@ def _perturbed(name: str) -> torch.nn.Module:
     """A tiny model with every weight (the learned start state included) off its init."""
     spec = get_zoo().model(name)
     torch.manual_seed(1)
-    model = spec.build(spec.make_config(overrides=dict(p.split("=") for p in TINY[name])), 27)
+    model = spec.create(spec.make_config(overrides=dict(p.split("=") for p in TINY[name])), 27)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.3)
@@ -186,14 +186,14 @@ def test_a_sequence_longer_than_block_size_is_a_clear_error(small_corpus: Path) 
 def test_wavenet_needs_a_power_of_two_context() -> None:
     spec = get_zoo().model("wavenet")
     with pytest.raises(MmzooError, match="power of 2"):
-        spec.build(spec.make_config(overrides={"block_size": "6"}), 27)
-    assert spec.build(spec.make_config(overrides={"block_size": "16"}), 27).context_length == 16
+        spec.create(spec.make_config(overrides={"block_size": "6"}), 27)
+    assert spec.create(spec.make_config(overrides={"block_size": "16"}), 27).context_length == 16
 
 
 @pytest.mark.parametrize("name", BUILTIN_MODELS)
 def test_pretrained_samples_are_plausible(name: str, tmp_path: Path) -> None:
     """At temperature 1, most samples are new names and their lengths look like names."""
-    from mmzoo.data import read_items, split_items
+    from mmzoo.corpus import read_items, split_items
 
     path = REPO / "exported" / f"names-{name}.onnx"
     assert path.is_file(), f"{path} is missing: run `make zoo`"
@@ -215,4 +215,4 @@ def test_default_models_keep_the_contract(name: str) -> None:
 
     spec = get_zoo().model(name)
     torch.manual_seed(0)
-    check_model_contract(spec.build(spec.config(), 27), 27)
+    check_model_contract(spec.create(spec.config(), 27), 27)

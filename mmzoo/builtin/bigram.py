@@ -20,18 +20,6 @@ class BigramNNConfig:
     l2: float = 0.01  # weight of the lecture's (W**2).mean() penalty
 
 
-def build_counts(config: BigramConfig, vocab_size: int) -> Any:
-    from mmzoo.models.bigram import BigramCounts
-
-    return BigramCounts(config, vocab_size)
-
-
-def build_nn(config: BigramNNConfig, vocab_size: int) -> Any:
-    from mmzoo.models.bigram import BigramNN
-
-    return BigramNN(config, vocab_size)
-
-
 def fit_counts(model: Any, x: Any, y: Any) -> None:
     model.fit(x, y)
 
@@ -44,7 +32,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             family="bigram",
             summary="bigram count table with add-k smoothing (makemore part 1)",
             config=BigramConfig,
-            build=build_counts,
+            build="mmzoo.models.bigram:BigramCounts",
             fit=fit_counts,
             recipe=Recipe(steps=0),
         )
@@ -55,7 +43,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             family="bigram",
             summary="neural bigram: a VxV weight table trained with an L2 penalty (part 1)",
             config=BigramNNConfig,
-            build=build_nn,
+            build="mmzoo.models.bigram:BigramNN",
             recipe=Recipe(steps=1000, batch_size=8192, lr=0.3, schedule="cosine", eval_every=250),
         )
     )

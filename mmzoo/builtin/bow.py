@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from mmzoo.hookspecs import hookimpl
 from mmzoo.registry import ModelSpec, Recipe
@@ -17,12 +16,6 @@ class BoWConfig:
     block_size: int = 32  # longest sequence (tokens): the position table's size
 
 
-def build_bow(config: BoWConfig, vocab_size: int) -> Any:
-    from mmzoo.models.bow import BoW
-
-    return BoW(config, vocab_size)
-
-
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
@@ -31,7 +24,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             family="bow",
             summary="causal bag of words: each position averages the embeddings so far, then an MLP (makemore)",
             config=BoWConfig,
-            build=build_bow,
+            build="mmzoo.models.bow:BoW",
             recipe=Recipe(steps=12_000, batch_size=128, lr=3e-3, warmup=200, weight_decay=0.05, eval_every=1000),
         )
     )

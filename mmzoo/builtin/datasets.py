@@ -23,7 +23,7 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 
 def cmd_datasets(as_json: bool = False) -> None:
     """List named corpora usable as `--data NAME`."""
-    from mmzoo.output import print_json, print_table
+    from mmzoo.cli.output import print_json, print_table
     from mmzoo.plugins import get_zoo
 
     rows = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from mmzoo.hookspecs import hookimpl
 from mmzoo.registry import ModelSpec, Recipe
@@ -27,18 +26,6 @@ class MLPBNConfig:
     n_layers: int = 1  # Linear -> BatchNorm -> Tanh blocks
 
 
-def build_mlp(config: MLPConfig, vocab_size: int) -> Any:
-    from mmzoo.models.mlp import MLP
-
-    return MLP(config, vocab_size)
-
-
-def build_mlp_bn(config: MLPBNConfig, vocab_size: int) -> Any:
-    from mmzoo.models.mlp import MLPBN
-
-    return MLPBN(config, vocab_size)
-
-
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
@@ -47,7 +34,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             family="mlp",
             summary="Bengio et al. 2003 MLP over the last 3 characters (makemore part 2)",
             config=MLPConfig,
-            build=build_mlp,
+            build="mmzoo.models.mlp:MLP",
             recipe=Recipe(steps=30_000, batch_size=256, lr=1e-2, eval_every=3000),
         )
     )
@@ -57,7 +44,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             family="mlp",
             summary="MLP with BatchNorm and Kaiming init (makemore part 3)",
             config=MLPBNConfig,
-            build=build_mlp_bn,
+            build="mmzoo.models.mlp:MLPBN",
             presets={
                 "lecture": {"n_embd": 10, "n_hidden": 200},
                 "deep": {"n_embd": 10, "n_layers": 5, "n_hidden": 100},  # part 3's 5-layer net

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from mmzoo.hookspecs import hookimpl
 from mmzoo.registry import ModelSpec, Recipe
@@ -23,18 +22,6 @@ class GRUConfig(RNNConfig):
     dropout: float = 0.2  # the GRU overfits 32k names by step 3000 without it (val 1.997 -> 1.967)
 
 
-def build_rnn(config: RNNConfig, vocab_size: int) -> Any:
-    from mmzoo.models.rnn import RNN
-
-    return RNN(config, vocab_size, cell="rnn")
-
-
-def build_gru(config: GRUConfig, vocab_size: int) -> Any:
-    from mmzoo.models.rnn import RNN
-
-    return RNN(config, vocab_size, cell="gru")
-
-
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
@@ -43,7 +30,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             family="rnn",
             summary="vanilla tanh RNN over the sequence, learned start state (Mikolov et al. 2010)",
             config=RNNConfig,
-            build=build_rnn,
+            build="mmzoo.models.rnn:RNN",
             recipe=Recipe(steps=12_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
         )
     )
@@ -53,7 +40,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             family="rnn",
             summary="gated recurrent unit over the sequence, learned start state (Cho et al. 2014)",
             config=GRUConfig,
-            build=build_gru,
+            build="mmzoo.models.rnn:GRU",
             recipe=Recipe(steps=12_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
         )
     )

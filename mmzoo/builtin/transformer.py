@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from mmzoo.hookspecs import hookimpl
 from mmzoo.registry import ModelSpec, Recipe
@@ -19,12 +18,6 @@ class TransformerConfig:
     dropout: float = 0.1  # training only: without it val turns up at 2.00 by step 10k; 0.2 underfits
 
 
-def build_transformer(config: TransformerConfig, vocab_size: int) -> Any:
-    from mmzoo.models.transformer import Transformer
-
-    return Transformer(config, vocab_size)
-
-
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
@@ -33,7 +26,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             family="transformer",
             summary="small GPT: causal self-attention, pre-LayerNorm blocks, GELU MLP (Vaswani et al. 2017)",
             config=TransformerConfig,
-            build=build_transformer,
+            build="mmzoo.models.transformer:Transformer",
             presets={"tiny": {"n_layer": 2, "n_head": 2, "n_embd": 32}},
             recipe=Recipe(steps=18_000, batch_size=64, lr=3e-3, warmup=500, weight_decay=0.1, eval_every=2000),
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from mmzoo.hookspecs import hookimpl
 from mmzoo.registry import ModelSpec, Recipe
@@ -17,12 +16,6 @@ class WaveNetConfig:
     n_hidden: int = 192  # wider than the lecture's 128 (the `lecture` preset): 1.98 vs 2.00 val in 6 min
 
 
-def build_wavenet(config: WaveNetConfig, vocab_size: int) -> Any:
-    from mmzoo.models.wavenet import WaveNet
-
-    return WaveNet(config, vocab_size)
-
-
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
@@ -31,7 +24,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             family="wavenet",
             summary="hierarchical MLP: pairs of characters fused level by level (makemore part 5)",
             config=WaveNetConfig,
-            build=build_wavenet,
+            build="mmzoo.models.wavenet:WaveNet",
             presets={"lecture": {"n_hidden": 128}},  # part 5's 76,579 parameters
             recipe=Recipe(steps=24_000, batch_size=128, lr=3e-3, weight_decay=0.03, eval_every=2000),
         )

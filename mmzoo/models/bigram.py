@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn as nn
 
-from mmzoo.builtin.bigram import BigramConfig, BigramNNConfig
-from mmzoo.nn import WindowModel
+from mmzoo.models.blocks import WindowModel
+
+if TYPE_CHECKING:
+    from mmzoo.builtin.bigram import BigramConfig, BigramNNConfig
 
 
 class BigramCounts(WindowModel):

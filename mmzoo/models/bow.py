@@ -7,16 +7,20 @@ a count, so one-token-at-a-time sampling only carries that sum.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn as nn
 
-from mmzoo.builtin.bow import BoWConfig
-from mmzoo.export import StateSpec
-from mmzoo.models.seq import check_length
+from mmzoo.contract import STEP, StateSpec
+from mmzoo.models.blocks import check_length
+
+if TYPE_CHECKING:
+    from mmzoo.builtin.bow import BoWConfig
 
 
 class BoW(nn.Module):
-    input_mode = "step"
+    input_mode = STEP
 
     def __init__(self, config: BoWConfig, vocab_size: int) -> None:
         super().__init__()

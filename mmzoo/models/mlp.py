@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn as nn
 
-from mmzoo.builtin.mlp import MLPBNConfig, MLPConfig
-from mmzoo.nn import BatchNorm, WindowModel, kaiming_
+from mmzoo.models.blocks import BatchNorm, WindowModel, kaiming_
+
+if TYPE_CHECKING:
+    from mmzoo.builtin.mlp import MLPBNConfig, MLPConfig
 
 
 class MLP(WindowModel):

@@ -6,12 +6,16 @@ token per call (step), carrying the hidden state between calls. Both share the c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn as nn
 
-from mmzoo.builtin.rnn import RNNConfig
-from mmzoo.export import StateSpec
-from mmzoo.models.seq import check_length
+from mmzoo.contract import STEP, StateSpec
+from mmzoo.models.blocks import check_length
+
+if TYPE_CHECKING:
+    from mmzoo.builtin.rnn import RNNConfig
 
 
 class RNNCell(nn.Module):
@@ -50,7 +54,7 @@ CELLS = {"rnn": RNNCell, "gru": GRUCell}
 class RNN(nn.Module):
     """Embedding -> cell over the sequence (from a learned start state) -> linear head."""
 
-    input_mode = "step"
+    input_mode = STEP
 
     def __init__(self, config: RNNConfig, vocab_size: int, cell: str = "rnn") -> None:
         super().__init__()
@@ -83,3 +87,10 @@ class RNN(nn.Module):
 
     def onnx_state(self, batch: int) -> list[StateSpec]:
         return [StateSpec("h", torch.zeros(batch, self.n_hidden))]
+
+
+class GRU(RNN):
+    """The same network with a GRU cell."""
+
+    def __init__(self, config: RNNConfig, vocab_size: int) -> None:
+        super().__init__(config, vocab_size, cell="gru")

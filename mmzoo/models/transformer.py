@@ -8,15 +8,18 @@ of the tokens so far, so a new token attends to them without recomputing the pre
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmzoo.builtin.transformer import TransformerConfig
+from mmzoo.contract import STEP, StateSpec
 from mmzoo.errors import MmzooError
-from mmzoo.export import StateSpec
-from mmzoo.models.seq import check_length
+from mmzoo.models.blocks import check_length
+
+if TYPE_CHECKING:
+    from mmzoo.builtin.transformer import TransformerConfig
 
 
 class CausalSelfAttention(nn.Module):
@@ -87,7 +90,7 @@ class Transformer(nn.Module):
     """Token + position embeddings, n_layer blocks, a final LayerNorm and the head.
     Dropout (GPT-2's three places) is off in eval mode, so step() and export never see it."""
 
-    input_mode = "step"
+    input_mode = STEP
 
     def __init__(self, config: TransformerConfig, vocab_size: int) -> None:
         super().__init__()

@@ -6,12 +6,16 @@ Instead of squashing all 8 characters into one layer, fuse them two at a time:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn as nn
 
-from mmzoo.builtin.wavenet import WaveNetConfig
 from mmzoo.errors import MmzooError
-from mmzoo.nn import BatchNorm, WindowModel, kaiming_
+from mmzoo.models.blocks import BatchNorm, WindowModel, kaiming_
+
+if TYPE_CHECKING:
+    from mmzoo.builtin.wavenet import WaveNetConfig
 
 
 class FlattenConsecutive(nn.Module):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from mmzoo.export import StateSpec
+from mmzoo import StateSpec
 from mmzoo_lstm import LSTMConfig
 
 

@@ -7,11 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmzoo.tensors import PAD
-
-
-def is_window(model: nn.Module) -> bool:
-    return getattr(model, "input_mode", "sequence") == "window"
+from mmzoo.contract import is_window
+from mmzoo.engine.batches import PAD
 
 
 def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -11,10 +11,10 @@ EXPORT_DIR = Path("exported")
 
 
 def run_export(target: str, out: Path | None, opset: int, calibrate: bool) -> dict[str, Any]:
-    from mmzoo.data import Vocab, load_corpus, split_items
-    from mmzoo.dataset_tensors import tensorize
-    from mmzoo.export import ExportInputs, export_model
-    from mmzoo.runs import load_run, resolve
+    from mmzoo.corpus import Vocab, load_corpus, split_items
+    from mmzoo.engine.batches import tensorize
+    from mmzoo.engine.export import ExportInputs, export_model
+    from mmzoo.engine.runs import load_run, resolve
 
     run = load_run(resolve(target))
     meta = run.meta

@@ -1,5 +1,5 @@
 """Corpus, vocabulary and split: torch-free. Tensors are built once, up front,
-by `mmzoo.tensors`, so the training loop never touches Python strings."""
+by `mmzoo.engine.batches`, so the training loop never touches Python strings."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmzoo.contract import BOUNDARY, SPLIT_FRACTIONS, SPLIT_SEED
 from mmzoo.errors import MmzooError
-
-BOUNDARY = "."  # token 0: starts and ends every item
-SPLIT_NAMES = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -97,9 +95,10 @@ def load_corpus(source: str | Path | None = None) -> Corpus:
     return Corpus(items, str(path), digest)
 
 
-def split_items(items: list[str], seed: int = 42, fractions: tuple[float, float] = (0.8, 0.9)) -> dict[str, list[str]]:
-    """The lectures' split: shuffle with `random.seed(seed)`, then 80/10/10."""
+def split_items(items: list[str], seed: int = SPLIT_SEED) -> dict[str, list[str]]:
+    """The lectures' split: shuffle with `random.seed(seed)`, then SPLIT_FRACTIONS (80/10/10)."""
     shuffled = list(items)
     random.Random(seed).shuffle(shuffled)
-    n1, n2 = int(fractions[0] * len(shuffled)), int(fractions[1] * len(shuffled))
+    train, val, _ = SPLIT_FRACTIONS
+    n1, n2 = int(train * len(shuffled)), int(round(train + val, 9) * len(shuffled))
     return {"train": shuffled[:n1], "val": shuffled[n1:n2], "test": shuffled[n2:]}

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmzoo.loss import is_window
+from mmzoo.contract import is_window
 
 
 class TorchStepper:

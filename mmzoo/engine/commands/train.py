@@ -26,10 +26,10 @@ def run_train(
     resume: bool,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    from mmzoo import checkpoint
-    from mmzoo.data import load_corpus
-    from mmzoo.runs import RUNS_ROOT, newest_run
-    from mmzoo.train import new_run_dir, train
+    from mmzoo.corpus import load_corpus
+    from mmzoo.engine import checkpoint
+    from mmzoo.engine.runs import RUNS_ROOT, newest_run
+    from mmzoo.engine.train import new_run_dir, train
 
     spec = zoo.model(model_name)
     created = False

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mmzoo.diagnose import SATURATION, UPDATE_HIGH, UPDATE_LOW, Diagnosis, describe_run
+from mmzoo.engine.diagnose import SATURATION, UPDATE_HIGH, UPDATE_LOW, Diagnosis, describe_run
 from mmzoo.errors import MmzooError
 
 DPI = 80

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmzoo import checkpoint
+from mmzoo.engine import checkpoint
 from mmzoo.errors import MmzooError
 
 RUNS_ROOT = Path("runs")
@@ -42,7 +42,7 @@ class LoadedRun:
 
     @property
     def vocab(self) -> Any:
-        from mmzoo.data import Vocab
+        from mmzoo.corpus import Vocab
 
         return Vocab(tuple(self.meta["vocab"]))
 
@@ -56,7 +56,7 @@ def load_run(directory: Path) -> LoadedRun:
         config = spec.config(**meta["config"])
     except TypeError as exc:
         raise MmzooError(f"{directory}: config does not fit this version of {spec.name}: {exc}") from None
-    model = spec.build(config, len(meta["vocab"]))
+    model = spec.create(config, len(meta["vocab"]))
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:

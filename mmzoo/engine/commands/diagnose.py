@@ -17,7 +17,7 @@ DEFAULT_STEPS = 1000
 
 def default_out(model_name: str) -> Path:
     """runs/MODEL/diagnose-<timestamp>: beside the model's runs, never mistaken for one (no checkpoint)."""
-    from mmzoo.runs import RUNS_ROOT
+    from mmzoo.engine.runs import RUNS_ROOT
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = RUNS_ROOT / model_name / f"diagnose-{stamp}"
@@ -42,12 +42,12 @@ def run_diagnose(
     quiet: bool = False,
 ) -> tuple[dict[str, Any], str]:
     """Returns (stats.json's document, the text report)."""
-    from mmzoo.diagnose_plots import require_matplotlib
+    from mmzoo.engine.diagnose_plots import require_matplotlib
 
     require_matplotlib()  # before a minute of training, not after it
-    from mmzoo.data import load_corpus
-    from mmzoo.diagnose import INIT_MODES, diagnose, format_report
-    from mmzoo.diagnose_plots import draw_all
+    from mmzoo.corpus import load_corpus
+    from mmzoo.engine.diagnose import INIT_MODES, diagnose, format_report
+    from mmzoo.engine.diagnose_plots import draw_all
 
     if init not in INIT_MODES:
         raise MmzooError(f"--init must be one of {', '.join(INIT_MODES)}, got {init!r}")

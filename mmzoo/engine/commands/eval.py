@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 from mmzoo.errors import MmzooError
 
 if TYPE_CHECKING:
-    from mmzoo.data import Vocab
+    from mmzoo.corpus import Vocab
 
 
 def evaluate(target: str, data: str | None) -> dict[str, Any]:
-    from mmzoo.data import Vocab, load_corpus, read_items, split_items
-    from mmzoo.dataset_tensors import tensorize
-    from mmzoo.loss import split_loss
-    from mmzoo.runs import load_run, resolve
+    from mmzoo.corpus import Vocab, load_corpus, read_items, split_items
+    from mmzoo.engine.batches import tensorize
+    from mmzoo.engine.loss import split_loss
+    from mmzoo.engine.runs import load_run, resolve
 
     run = load_run(resolve(target))
     vocab = Vocab(tuple(run.meta["vocab"]))

@@ -17,12 +17,14 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from mmzoo import __version__, checkpoint
-from mmzoo.data import Corpus, split_items
-from mmzoo.dataset_tensors import SplitTensors, tensorize_splits
+from mmzoo import __version__
+from mmzoo.contract import SPLIT_FRACTIONS, input_mode_of
+from mmzoo.corpus import Corpus, split_items
+from mmzoo.engine import checkpoint
+from mmzoo.engine.batches import SplitTensors, tensorize_splits
+from mmzoo.engine.loss import batch_loss, split_loss
 from mmzoo.errors import MmzooError
-from mmzoo.loss import batch_loss, split_loss
-from mmzoo.nn import param_count
+from mmzoo.models.blocks import param_count
 from mmzoo.registry import ModelSpec, Recipe
 
 METRICS = "metrics.jsonl"
@@ -92,11 +94,11 @@ def checkpoint_meta(
         "recipe": dataclasses.asdict(recipe),
         "vocab": list(vocab.chars),
         "context_length": int(model.context_length),
-        "input_mode": getattr(model, "input_mode", "sequence"),
+        "input_mode": input_mode_of(model),
         "max_length": corpus.max_length,
         "params": param_count(model),
         "data": {"source": corpus.source, "sha256": corpus.sha256, "items": len(corpus.items)},
-        "split": {"seed": seed, "fractions": [0.8, 0.1, 0.1], "sizes": {k: len(v) for k, v in splits.items()}},
+        "split": {"seed": seed, "fractions": list(SPLIT_FRACTIONS), "sizes": {k: len(v) for k, v in splits.items()}},
         "metrics": metrics,
     }
 
@@ -117,10 +119,8 @@ class Trainer:
         self.spec, self.corpus, self.config, self.recipe, self.seed = spec, corpus, config, recipe, seed
         self.run_dir, self.log = run_dir, log
         torch.manual_seed(seed)
-        self.model = spec.build(config, corpus.vocab.size)
-        self.splits: dict[str, SplitTensors] = tensorize_splits(
-            corpus, corpus.vocab, seed, corpus.max_length, self.model
-        )
+        self.model = spec.create(config, corpus.vocab.size)
+        self.splits: dict[str, SplitTensors] = tensorize_splits(corpus, seed, self.model)
         if len(self.splits["train"]) == 0 or len(self.splits["val"]) == 0:
             raise MmzooError(f"{corpus.source} has too few items ({len(corpus.items)}) for a train/val split")
         self.optimizer = make_optimizer(self.model, recipe) if spec.fit is None and recipe.steps else None

@@ -71,7 +71,7 @@ def try_fast(argv: list[str]) -> int | None:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from mmzoo.output import print_samples
+    from mmzoo.cli.output import print_samples
     from mmzoo.runtime import sample_command
     from mmzoo.sampling import SampleOptions
 
@@ -81,7 +81,7 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _info(args: argparse.Namespace) -> None:
-    from mmzoo.output import print_info
+    from mmzoo.cli.output import print_info
     from mmzoo.runtime import describe
 
     print_info(describe(Path(args.path)), args.json)

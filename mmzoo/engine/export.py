@@ -16,10 +16,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from mmzoo.contract import FORMAT_VERSION, SEQUENCE, STEP, WINDOW, StateSpec, input_mode_of, is_window
+from mmzoo.engine.batches import SplitTensors
+from mmzoo.engine.fold import BatchNormBase, fold_batchnorm
 from mmzoo.errors import MmzooError
-from mmzoo.fold import BatchNormBase, fold_batchnorm
 from mmzoo.fsutil import sync_dir, temp_path, write_synced
-from mmzoo.onnx_contract import FORMAT_VERSION
 
 PARITY_TOL = 1e-4
 FOLD_TOL = 1e-5
@@ -60,16 +61,6 @@ class StepGraph(nn.Module):
 
 
 @dataclass
-class StateSpec:
-    """One state tensor of a step model: batch-first; `example` is a non-empty
-    example for tracing; `axes` names its symbolic axes besides the batch (0)."""
-
-    name: str
-    example: torch.Tensor
-    axes: dict[int, str] = field(default_factory=dict)
-
-
-@dataclass
 class GraphPlan:
     """How one input mode exports: the wrapper, its example inputs, names, dynamic axes,
     the state pairs for the metadata, and a torch reference for the parity check."""
@@ -84,15 +75,15 @@ class GraphPlan:
 
 
 def plan_for(model: nn.Module) -> GraphPlan:
-    mode = getattr(model, "input_mode", "sequence")
+    mode = input_mode_of(model)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     C = int(model.context_length)
-    if mode == "window":
+    if mode == WINDOW:
         example = torch.zeros(4, C, dtype=torch.long)
         return GraphPlan(
             WindowGraph(model), (example,), ["idx"], ["logits"], {"idx": {0: batch}}, {"idx": [0], "logits": [0]}
         )
-    if mode == "sequence":
+    if mode == SEQUENCE:
         T = torch.export.Dim("T", min=1, max=max(2, C))
         example = torch.zeros(4, min(3, C), dtype=torch.long)
         return GraphPlan(
@@ -103,7 +94,7 @@ def plan_for(model: nn.Module) -> GraphPlan:
             {"idx": {0: batch, 1: T}},
             {"idx": [0, 1], "logits": [0]},
         )
-    if mode == "step":
+    if mode == STEP:
         return step_plan(model, batch)
     raise MmzooError(f"unknown input_mode {mode!r} on {type(model).__name__}")
 
@@ -221,13 +212,13 @@ class ExportInputs:
 
     model: nn.Module
     meta: dict[str, Any]
-    train: Any  # SplitTensors
-    val: Any  # SplitTensors
+    train: SplitTensors
+    val: SplitTensors
 
 
 def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> ExportReport:
-    from mmzoo.calibrate import calibrate_batchnorm
-    from mmzoo.loss import is_window, split_loss
+    from mmzoo.engine.calibrate import calibrate_batchnorm
+    from mmzoo.engine.loss import split_loss
 
     model = copy.deepcopy(src.model).eval()
     probe = _probe(model, src.val)
@@ -253,7 +244,7 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> E
         "mmzoo.format": FORMAT_VERSION,
         "mmzoo.model": meta["model"],
         "mmzoo.vocab": json.dumps(meta["vocab"], ensure_ascii=False),
-        "mmzoo.input": getattr(folded, "input_mode", "sequence"),
+        "mmzoo.input": input_mode_of(folded),
         "mmzoo.context_length": str(int(folded.context_length)),
         "mmzoo.state": json.dumps(plan.state),
         "mmzoo.max_length": str(meta["max_length"]),
@@ -294,7 +285,6 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> E
 
 def _probe(model: nn.Module, val: Any) -> Callable[[nn.Module], object]:
     """One small forward pass on real val data, for tracing the layers."""
-    from mmzoo.loss import is_window
 
     x = val.x[:64]
     if is_window(model):
@@ -303,7 +293,6 @@ def _probe(model: nn.Module, val: Any) -> Callable[[nn.Module], object]:
 
 
 def _run_all(model: nn.Module, split: Any, chunk: int = 16384) -> None:
-    from mmzoo.loss import is_window
 
     with torch.no_grad():
         for start in range(0, split.x.shape[0], chunk):
@@ -335,7 +324,7 @@ def check_parity(path: Path, folded: nn.Module, plan: GraphPlan, val: Any) -> di
     result = {}
     for batch in (1, 1000):
         session = onnx_model.session_for(batch)
-        if mode == "step":
+        if mode == STEP:
             diff = _step_parity(session, folded, onnx_model.metadata.state, val.x[:batch], val.y[:batch])
         else:
             x = val.x[:batch] if mode == "window" else val.x[:batch, : min(val.x.shape[1], int(folded.context_length))]
@@ -354,7 +343,7 @@ def _step_parity(
     session: Any, model: nn.Module, pairs: list[dict[str, str]], x: torch.Tensor, y: torch.Tensor
 ) -> float:
     """Step the graph over whole items and compare with the full-sequence torch model."""
-    from mmzoo.tensors import PAD
+    from mmzoo.engine.batches import PAD
 
     T = int((y != PAD).sum(1).max())
     want = model(x[:, :T]).numpy()  # [B, T, V]

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from mmzoo.fold import batchnorms_in_order
-from mmzoo.nn import BatchNorm
+from mmzoo.engine.fold import batchnorms_in_order
+from mmzoo.models.blocks import BatchNorm
 
 
 def _feature_dim(bn: nn.Module, x: torch.Tensor) -> int:

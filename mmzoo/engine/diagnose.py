@@ -28,14 +28,14 @@ import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from mmzoo.data import Corpus, split_items
-from mmzoo.dataset_tensors import tensorize
+from mmzoo.corpus import Corpus, split_items
+from mmzoo.engine.batches import tensorize
+from mmzoo.engine.fold import BatchNormBase, _set_submodule, trace_leaf_calls
+from mmzoo.engine.loss import batch_loss
+from mmzoo.engine.train import lr_at, make_optimizer
 from mmzoo.errors import MmzooError
-from mmzoo.fold import BatchNormBase, _set_submodule, trace_leaf_calls
-from mmzoo.loss import batch_loss
-from mmzoo.nn import TANH_GAIN
+from mmzoo.models.blocks import TANH_GAIN
 from mmzoo.registry import ModelSpec, Recipe
-from mmzoo.train import lr_at, make_optimizer
 
 INIT_MODES = ("kaiming", "default", "naive")
 SNAPSHOTS = ("init", "end")
@@ -164,7 +164,7 @@ class _FunctionalActivations(TorchFunctionMode):
 
 
 def _call_site() -> str:
-    """file:line of the model code that called a function (the first frame outside torch and mmzoo.diagnose)."""
+    """file:line of the model code that called a function (the first frame outside torch and mmzoo.engine.diagnose)."""
     torch_dir = os.path.dirname(torch.__file__)
     frame = sys._getframe(1)
     while frame is not None:
@@ -408,7 +408,7 @@ def diagnose(
         raise MmzooError(f"--init must be one of {', '.join(INIT_MODES)}, got {init!r}")
     vocab = corpus.vocab
     torch.manual_seed(seed)
-    model = spec.build(config, vocab.size)
+    model = spec.create(config, vocab.size)
     removed: list[str] = []
     if no_bn:
         removed = remove_batchnorm(model)

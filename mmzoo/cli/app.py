@@ -10,8 +10,8 @@ from typing import Any
 
 import typer
 
+from mmzoo.cli.output import print_info, print_json, print_samples, print_table, warn
 from mmzoo.errors import MmzooError
-from mmzoo.output import print_info, print_json, print_samples, print_table, warn
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "exported"
 
@@ -117,7 +117,7 @@ def cmd_train(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train a model; the best checkpoint by val loss is kept in the run folder."""
-    from mmzoo.train_command import run_train
+    from mmzoo.engine.commands.train import run_train
 
     if threads is not None:
         if threads < 1:
@@ -159,7 +159,7 @@ def cmd_sample(
     else:
         if provider:
             raise MmzooError("--provider applies to .onnx files; export the model first with `mmzoo export`")
-        from mmzoo.sample_command import sample_checkpoint
+        from mmzoo.engine.commands.sample import sample_checkpoint
 
         doc = sample_checkpoint(target, options)
     print_samples(doc, as_json)
@@ -172,7 +172,7 @@ def _onnx_target(target: str) -> Path | None:
     path = Path(target)
     if path.exists() or "/" in target:
         return None
-    from mmzoo.runs import newest_run
+    from mmzoo.engine.runs import newest_run
 
     if newest_run(target) is None:
         for folder in (Path("exported"), PRETRAINED_DIR):
@@ -189,7 +189,7 @@ def cmd_eval(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train/val/test loss of a run, or its loss on another file."""
-    from mmzoo.eval_command import evaluate
+    from mmzoo.engine.commands.eval import evaluate
 
     doc = evaluate(target, data)
     if as_json:
@@ -210,7 +210,7 @@ def cmd_export(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Fold BatchNorm, export to ONNX, and check parity under onnxruntime."""
-    from mmzoo.export_command import run_export
+    from mmzoo.engine.commands.export import run_export
 
     doc = run_export(target, out, opset, calibrate=not no_calibrate)
     if as_json:
@@ -248,7 +248,7 @@ def cmd_diagnose(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train briefly with hooks on every layer: activation, gradient and update plots, and flags."""
-    from mmzoo.diagnose_command import run_diagnose
+    from mmzoo.engine.commands.diagnose import run_diagnose
 
     doc, report = run_diagnose(
         _zoo(), model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, quiet=as_json
@@ -286,7 +286,9 @@ def build_app(load_plugins: bool = True) -> typer.Typer:
         app.command(name)(fn)
     if load_plugins:
         zoo = _zoo()
-        zoo.add_commands(app)
+        from mmzoo.plugins.commands import add_commands
+
+        add_commands(zoo, app)
     return app
 
 

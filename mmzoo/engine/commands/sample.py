@@ -8,8 +8,8 @@ from mmzoo.sampling import SampleOptions, generate, novelty
 
 
 def sample_checkpoint(target: str, options: SampleOptions) -> dict[str, Any]:
-    from mmzoo.runs import load_run, resolve
-    from mmzoo.torch_sampling import TorchStepper
+    from mmzoo.engine.runs import load_run, resolve
+    from mmzoo.engine.torch_sampling import TorchStepper
 
     run = load_run(resolve(target))
     samples = generate(TorchStepper(run.model), run.meta["vocab"], run.meta["max_length"], options)
@@ -22,7 +22,7 @@ def sample_checkpoint(target: str, options: SampleOptions) -> dict[str, Any]:
 
 def training_splits(data: dict[str, Any], seed: int) -> dict[str, list[str]] | None:
     """The run's splits, if its corpus is still where it was and unchanged."""
-    from mmzoo.data import load_corpus, split_items
+    from mmzoo.corpus import load_corpus, split_items
     from mmzoo.errors import MmzooError
 
     try:
