@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 import torch
-from mmzoo.contract import DEFAULT_OPSET
 
+from mmzoo.contract import DEFAULT_OPSET
 from mmzoo.engine.export import plan_for, to_onnx
 from mmzoo.plugins import get_zoo
 from mmzoo.runtime import SMALL_BATCH

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-NAMES_VOCAB = 27  # params are quoted for the names corpus: '.' and a-z
+from mmzoo.datasets import BUILTIN_VOCAB_SIZE
 
 
 def model_rows(zoo: Any, pattern: str | None = None) -> list[dict[str, Any]]:
@@ -32,6 +32,6 @@ def _params(spec: Any) -> int | None:
     from mmzoo.models.blocks import param_count
 
     try:
-        return param_count(spec.create(spec.config(), NAMES_VOCAB))
+        return param_count(spec.create(spec.config(), BUILTIN_VOCAB_SIZE))
     except Exception:
         return None

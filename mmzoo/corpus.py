@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmzoo.contract import BOUNDARY, SPLIT_FRACTIONS, SPLIT_SEED
+from mmzoo.datasets import BUILTIN_CORPUS
 from mmzoo.errors import MmzooError
 
 
@@ -83,7 +84,7 @@ def read_items(path: Path) -> tuple[list[str], str]:
 
 def load_corpus(source: str | Path | None = None) -> Corpus:
     """A dataset name (`names`, or one a plugin registers) or a file path. None means `names`."""
-    source = "names" if source is None else source
+    source = BUILTIN_CORPUS if source is None else source
     path = Path(source)
     if not path.exists() and isinstance(source, str) and "/" not in source and "." not in source:
         from mmzoo.plugins import get_zoo

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mmzoo.contract import FORMAT_VERSION, MODES, REQUIRED_KEYS
+from mmzoo.contract import FORMAT_VERSION, MODES, REQUIRED_KEYS, SPLIT_SEED
 from mmzoo.errors import MmzooError
 from mmzoo.sampling import SampleOptions, generate
 
@@ -127,7 +127,7 @@ class OnnxModel:
             except Exception as exc:
                 first = str(exc).strip().splitlines()
                 raise MmzooError(f"{self.path} cannot be loaded by onnxruntime: {first[0] if first else exc}") from None
-            self._check_providers(session, providers)
+            self._check_providers(session)
             self._sessions[threads] = session
         return self._sessions[threads]
 
@@ -147,7 +147,7 @@ class OnnxModel:
             names.append("CPUExecutionProvider")  # for the odd op an accelerator lacks
         return names
 
-    def _check_providers(self, session: Any, asked: list[str]) -> None:
+    def _check_providers(self, session: Any) -> None:
         """onnxruntime falls back to CPU silently; an explicit request that did not take is an error."""
         got = session.get_providers()
         explicit = [provider_name(p) for p in self.requested if p.lower() != "auto"]
@@ -235,7 +235,7 @@ class OnnxSampler:
         return generate(OrtStepper(self.model), self.metadata.vocab, self.metadata.max_length, options)
 
 
-def sample_command(path: Path, options: SampleOptions, providers: Sequence[str]) -> dict[str, Any]:
+def sample_onnx_file(path: Path, options: SampleOptions, providers: Sequence[str]) -> dict[str, Any]:
     sampler = OnnxSampler(path, providers, batch_hint=max(1, min(options.n, options.batch_size)))
     samples = generate(OrtStepper(sampler.model), sampler.metadata.vocab, sampler.metadata.max_length, options)
     doc: dict[str, Any] = {
@@ -254,15 +254,16 @@ def sample_command(path: Path, options: SampleOptions, providers: Sequence[str])
 
 def _builtin_splits(props: dict[str, str]) -> dict[str, list[str]] | None:
     """The training splits, when the file was trained on the built-in names corpus."""
-    if props.get("mmzoo.data_source") != "names":
+    from mmzoo.datasets import BUILTIN_CORPUS, builtin_corpus_path
+
+    if props.get("mmzoo.data_source") != BUILTIN_CORPUS:
         return None
     from mmzoo.corpus import read_items, split_items
-    from mmzoo.datasets import names_path
 
-    items, digest = read_items(names_path())
+    items, digest = read_items(builtin_corpus_path())
     if digest != props.get("mmzoo.data_sha256"):
         return None
-    return split_items(items, int(props.get("mmzoo.split_seed", "42")))
+    return split_items(items, int(props.get("mmzoo.split_seed", str(SPLIT_SEED))))
 
 
 def describe(path: Path) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmzoo.contract import MODES, SEQUENCE, STEP, WINDOW, input_mode_of
+from mmzoo.contract import DEFAULT_OPSET, MODES, SEQUENCE, STEP, WINDOW, input_mode_of
 from mmzoo.plugins import PluginInfo, load_zoo
 from mmzoo.registry import ModelSpec
 
@@ -61,9 +61,9 @@ def check_plugin(plugin: Any, name: str | None = None) -> PluginInfo:
 def tiny_corpus(directory: Path, n: int = TINY_CORPUS_ITEMS) -> Path:
     """The first `n` names of the built-in corpus, as a file: enough for a
     train/val split and a few steps, small enough for a test."""
-    from mmzoo.datasets import names_path
+    from mmzoo.datasets import builtin_corpus_path
 
-    items = names_path().read_text(encoding="utf-8").split()[:n]
+    items = builtin_corpus_path().read_text(encoding="utf-8").split()[:n]
     path = Path(directory) / "tiny.txt"
     path.write_text("\n".join(items) + "\n", encoding="utf-8")
     return path
@@ -155,7 +155,7 @@ def _check_model_spec(
     train_t = tensorize(split["train"], saved_vocab, meta["max_length"], trained)
     val_t = tensorize(split["val"], saved_vocab, meta["max_length"], trained)
     onnx_path = tmp_path / f"{spec.name}.onnx"
-    report = export_model(ExportInputs(trained, meta, train_t, val_t), onnx_path, opset=20, calibrate=True)
+    report = export_model(ExportInputs(trained, meta, train_t, val_t), onnx_path, opset=DEFAULT_OPSET, calibrate=True)
 
     samples = OnnxSampler(onnx_path, ["cpu"]).sample(n_samples, seed=seed)
     allowed = set(vocab.chars[1:])

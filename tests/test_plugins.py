@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from mmzoo import DatasetSpec, MmzooError, ModelSpec, Recipe, hookimpl
 from mmzoo.plugins import PluginInfo, allowed_distributions, load_zoo
+from mmzoo.plugins.commands import add_commands
 
 PLUGIN_KEYS = {
     "name",
@@ -137,7 +138,7 @@ def test_an_implementation_may_take_fewer_arguments_than_the_spec() -> None:
             calls.append("called")
 
     zoo = load_zoo(extra=[Old()], plugins=())
-    zoo.add_commands(typer.Typer())
+    add_commands(zoo, typer.Typer())
     assert calls == ["called"] and zoo.plugins[-1].ok
 
 
@@ -163,7 +164,7 @@ def test_register_commands_adds_a_working_subcommand_and_refuses_taken_names() -
         pass
 
     zoo = load_zoo(extra=[Cmds(), Clash()], plugins=())
-    zoo.add_commands(app)
+    add_commands(zoo, app)
     cmds, clash = zoo.plugins[-2:]
     assert cmds.commands == ["shout"] and "command name already in use: shout" in clash.errors[0]
     result = CliRunner().invoke(app, ["shout", "zoo"])

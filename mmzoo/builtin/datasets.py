@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mmzoo.datasets import names_path
+from mmzoo.datasets import BUILTIN_CORPUS, builtin_corpus_path
 from mmzoo.hookspecs import hookimpl
 from mmzoo.registry import DatasetSpec
 
@@ -14,9 +14,9 @@ from mmzoo.registry import DatasetSpec
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     register(
         DatasetSpec(
-            name="names",
+            name=BUILTIN_CORPUS,
             summary="29,910 US baby names of 2017 (SSA), both sexes, ordered by count",
-            load=names_path,
+            load=builtin_corpus_path,
         )
     )
 

@@ -11,6 +11,8 @@ from typing import Any
 import typer
 
 from mmzoo.cli.output import print_info, print_json, print_samples, print_table, warn
+from mmzoo.contract import DEFAULT_OPSET
+from mmzoo.datasets import pretrained_name
 from mmzoo.errors import MmzooError
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "exported"
@@ -153,9 +155,9 @@ def cmd_sample(
     options.check()
     onnx_path = _onnx_target(target)
     if onnx_path is not None:
-        from mmzoo.runtime import sample_command
+        from mmzoo.runtime import sample_onnx_file
 
-        doc = sample_command(onnx_path, options, provider)
+        doc = sample_onnx_file(onnx_path, options, provider)
     else:
         if provider:
             raise MmzooError("--provider applies to .onnx files; export the model first with `mmzoo export`")
@@ -176,7 +178,7 @@ def _onnx_target(target: str) -> Path | None:
 
     if newest_run(target) is None:
         for folder in (Path("exported"), PRETRAINED_DIR):
-            pretrained = folder / f"names-{target}.onnx"
+            pretrained = folder / pretrained_name(target)
             if pretrained.is_file():
                 warn(f"no local run of {target}: sampling the pretrained {pretrained}")
                 return pretrained
@@ -205,7 +207,7 @@ def cmd_eval(
 def cmd_export(
     target: str = typer.Argument(..., help="A model name (its newest run), a run folder or a checkpoint."),
     out: Path | None = typer.Option(None, "--out", help="Output path (default exported/<model>.onnx)."),
-    opset: int = typer.Option(20, "--opset", help="ONNX opset."),
+    opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
     no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Keep BatchNorm's running statistics."),
     as_json: bool = JSON_OPT,
 ) -> None:

@@ -72,12 +72,12 @@ def try_fast(argv: list[str]) -> int | None:
 
 def _sample(args: argparse.Namespace) -> None:
     from mmzoo.cli.output import print_samples
-    from mmzoo.runtime import sample_command
+    from mmzoo.runtime import sample_onnx_file
     from mmzoo.sampling import SampleOptions
 
     options = SampleOptions(args.num, args.temperature, args.top_k, args.prefix, args.seed, args.batch_size)
     options.check()
-    print_samples(sample_command(Path(args.target), options, args.provider), args.json)
+    print_samples(sample_onnx_file(Path(args.target), options, args.provider), args.json)
 
 
 def _info(args: argparse.Namespace) -> None:

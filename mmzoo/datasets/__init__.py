@@ -1,4 +1,6 @@
-"""Corpora shipped inside the package (registered by mmzoo.builtin.datasets).
+"""The built-in corpus, shipped inside the package, and every fact about it that
+other parts rely on: its name, where it lies, its vocabulary size (which `mmzoo
+list` quotes params at) and the names of the pretrained files made from it.
 
 Kept free of pluggy and torch: the onnxruntime path reads the names from here.
 """
@@ -8,6 +10,14 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+BUILTIN_CORPUS = "names"  # `--data names`, and the default corpus
+BUILTIN_VOCAB_SIZE = 27  # '.' and a-z
 
-def names_path() -> Path:
+
+def builtin_corpus_path() -> Path:
     return Path(str(resources.files(__name__).joinpath("names.txt")))
+
+
+def pretrained_name(model: str) -> str:
+    """The file `make zoo` writes for a model trained on the built-in corpus."""
+    return f"{BUILTIN_CORPUS}-{model}.onnx"
