@@ -6,7 +6,7 @@ MMZOO := $(VENV)/bin/mmzoo
 STAMP := $(VENV)/.mmzoo-installed
 SHARED_NAMES ?= ../shared/data/names.txt
 
-.PHONY: install demo test lint format bench zoo
+.PHONY: install demo test test-fast check lint typecheck format bench zoo plugins-installed
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -28,12 +28,29 @@ demo: install
 # pytest's exit code 5 ("no tests collected") counts as a failure: there must be tests.
 # The mmzoo-lstm plugin is installed like any third-party plugin, and its own tests
 # run too (pyproject's testpaths).
-test: install
+PYTEST_RUN = rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: no tests collected" >&2; exit 1; fi; exit $$rc
+
+plugins-installed: install
 	$(PIP) install -q -c constraints.txt --no-deps -e ./plugins/mmzoo-lstm
-	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: no tests collected" >&2; exit 1; fi; exit $$rc
+
+test: plugins-installed
+	$(PY) -m pytest; $(PYTEST_RUN)
+
+# For development: everything but the tests marked slow (under 2 minutes on 2 cores).
+test-fast: plugins-installed
+	$(PY) -m pytest -m "not slow"; $(PYTEST_RUN)
+
+# What CI runs before the tests: lint, format and types, all on a clean tree.
+check: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

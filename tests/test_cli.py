@@ -131,7 +131,9 @@ def test_ctrl_c_saves_the_best_checkpoint_and_exits_130(small_names: Path, tmp_p
     """A real SIGINT to the installed command, once the loop is running."""
     run = tmp_path / "run"
     proc = subprocess.Popen(
-        [mmzoo_bin(), "train", "mlp-bn", "--data", str(small_names), "--steps", "1000000", "--out", str(run)],
+        # batch 8: the first eval (step 2000, when the loop is surely running) comes in about a second
+        [mmzoo_bin(), "train", "mlp-bn", "--data", str(small_names), "--steps", "1000000", "--batch-size", "8"]
+        + ["--threads", "1", "--out", str(run)],
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background CI shell ignores it
