@@ -5,6 +5,7 @@ commands that need it; `mmzoo sample x.onnx` and `mmzoo info` never import it.""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -261,7 +262,7 @@ def cmd_diagnose(
         print(report)
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[..., None]] = {
     "list": cmd_list,
     "plugins": cmd_plugins,
     "train": cmd_train,

@@ -48,7 +48,7 @@ def load_entry_points(zoo: Zoo, allowed: set[str] | None = None) -> None:
 def _entry_points(zoo: Zoo) -> list[tuple[metadata.EntryPoint, str, str]]:
     """(entry point, distribution, version) for the group, read distribution by
     distribution so that one distribution with unreadable metadata costs only itself."""
-    out = []
+    out: list[tuple[metadata.EntryPoint, str, str]] = []
     seen: set[str] = set()
     for distribution in metadata.distributions():
         try:

@@ -112,14 +112,20 @@ class Zoo:
                     self._call_register_hook(impl, info, hook_name, table, kind, added)
 
     def _call_register_hook(
-        self, impl: Any, info: PluginInfo, hook_name: str, table: dict[str, Any], kind: type, added: list[str]
+        self,
+        impl: Any,
+        info: PluginInfo,
+        hook_name: str,
+        table: dict[str, Any],
+        kind: type[ModelSpec] | type[DatasetSpec],
+        added: list[str],
     ) -> None:
         """Call one implementation with its own `register`. A refused spec is recorded
         and skipped, not raised into the plugin's code, so its other specs still load;
         a hook that raises keeps what it registered before the exception."""
         label = "model" if kind is ModelSpec else "dataset"
 
-        def register(spec: Any) -> None:
+        def register(spec: object) -> None:
             if not isinstance(spec, kind):
                 info.errors.append(f"{hook_name}: gave a {type(spec).__name__}, not an mmzoo.{kind.__name__}")
                 return
