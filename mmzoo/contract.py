@@ -9,7 +9,7 @@ and docs/onnx.md are the prose of this module; change one, change the other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
@@ -29,6 +29,25 @@ def input_mode_of(model: Any) -> str:
 def is_window(model: Any) -> bool:
     """Window models train on (last C tokens, next token) pairs instead of whole items."""
     return input_mode_of(model) == WINDOW
+
+
+def context_length_of(model: Any) -> int:
+    """How many tokens the model reads (its `context_length`), as a plain int."""
+    return int(model.context_length)
+
+
+class WindowNet(Protocol):
+    """A window model's export entry point: the last C tokens -> next-token logits."""
+
+    def next_logits(self, ctx: torch.Tensor) -> torch.Tensor: ...
+
+
+class StepNet(Protocol):
+    """A step model's export entry points: one token per call, state carried between calls."""
+
+    def step(self, idx: torch.Tensor, pos: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]: ...
+
+    def onnx_state(self, batch: int) -> list[StateSpec]: ...
 
 
 @dataclass
