@@ -277,7 +277,7 @@ def test_missing_matplotlib_is_a_clear_error_before_training(
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     with pytest.raises(MmzooError, match=r"mmzoo\[plots\]"):
-        from mmzoo.engine.diagnose_plots import require_matplotlib
+        from mmzoo.engine.diagnose.plots import require_matplotlib
 
         require_matplotlib()
     assert cli.main(["diagnose", "mlp-bn", "--out", str(tmp_path / "d")]) == 1
