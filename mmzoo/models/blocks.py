@@ -54,8 +54,9 @@ class GroupNorm(nn.GroupNorm):
     so training and sampling compute the same thing and export has nothing to fold."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 3:  # [B, T, C] -> [B, C, T], as nn.GroupNorm wants channels second
-            return super().forward(x.transpose(1, 2)).transpose(1, 2)
+        if x.dim() == 3:  # [B, T, C]: each position by itself, like LayerNorm, not pooled over T
+            B, T, C = x.shape
+            return super().forward(x.reshape(B * T, C)).view(B, T, C)
         return super().forward(x)
 
 

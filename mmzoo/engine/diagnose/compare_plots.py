@@ -83,16 +83,17 @@ def draw_updates(results: list[tuple[Variant, Diagnosis]], path: Path) -> None:
 
 
 def draw_loss(results: list[tuple[Variant, Diagnosis]], path: Path) -> None:
-    """Every variant's training loss on one panel, smoothed over 25 steps."""
+    """Every variant's training loss on one panel, a trailing mean over 25 steps
+    (fewer at the start, so that step 0 is drawn as it was)."""
     fig = _figure(COLUMN * 2, 4.4)
     ax = fig.subplots()
     colours = _colours([v.label for v, _ in results])
     for variant, d in results:
         loss = np.asarray(d.doc["loss"], dtype=float)
-        window = min(25, loss.size)
-        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+        counts = np.minimum(np.arange(1, loss.size + 1), 25)
+        smooth = np.convolve(loss, np.ones(25), mode="full")[: loss.size] / counts
         label = f"{variant.label}: step 0 {loss[0]:.2f}, val {d.doc['val_loss']:.3f}"
-        ax.plot(np.arange(window - 1, loss.size), smooth, color=colours[variant.label], lw=1.2, label=label)
+        ax.plot(np.arange(loss.size), smooth, color=colours[variant.label], lw=1.2, label=label)
     uniform = results[0][1].doc["initial_loss"]["uniform"]
     ax.axhline(uniform, color="black", ls="--", lw=1, label=f"-log(1/V) = {uniform:.2f}")
     ax.set_xlabel("step")
