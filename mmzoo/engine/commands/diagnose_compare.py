@@ -3,18 +3,19 @@ then compare.json, the side-by-side figures and the table."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from mmzoo.engine.commands.diagnose import DiagnoseRequest, write_json
+from mmzoo.fsutil import atomic_write
 
 
 def run_compare(
     spec: Any,
     corpus: Any,
     recipe: Any,
-    req: DiagnoseRequest,
+    req: Any,  # commands.diagnose.DiagnoseRequest
     sets: dict[str, str],
     surgery: Any,
     variants: tuple[str, list[Any]],
@@ -39,6 +40,6 @@ def run_compare(
     out.mkdir(parents=True, exist_ok=True)
     doc = compare_doc(key, results)
     doc["figures"] = draw_compare(results, out)
-    write_json(out / "compare.json", doc)
+    atomic_write(out / "compare.json", (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
     written = [str(out / f) for f in (*doc["figures"].values(), "compare.json")]
     return {**doc, "out": str(out)}, format_table(doc, written)
