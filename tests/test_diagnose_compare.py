@@ -162,3 +162,23 @@ def test_bn_off_without_batchnorm_is_an_error(tmp_path: Path, capsys: pytest.Cap
     args = ["diagnose", "mlp-bn", "--set", "norm=layer", "--compare", "bn=on,off", "--out", str(tmp_path / "d")]
     assert cli.main(args) == 1
     assert "--compare bn=off: this mlp-bn has no BatchNorm layers to remove" in capsys.readouterr().err
+
+
+def test_a_plugin_model_is_diagnosed_as_its_plugin_builds_it(small_data: Path) -> None:
+    """The default --init as-built leaves the plugin's own init alone (issue 11):
+    the weights diagnose sees at step 0 are the ones the plugin built."""
+    spec = get_zoo().model("lstm")
+    assert spec.plugin == "mmzoo-lstm"
+    config = spec.make_config()
+    recipe = spec.recipe.__class__(steps=1, batch_size=8)
+    with one_thread():
+        doc = diagnose(spec, load_corpus(str(small_data)), config, recipe, 1, "as-built", False, 7).doc
+    torch.manual_seed(7)  # the Trainer seeds torch the same way before it builds the model
+    built = dict(spec.create(config, doc["vocab_size"]).named_parameters())
+    assert doc["init"] == {"mode": "as-built", "linear": [], "last_layer": "head", "pytorch_default": [], "kept": []}
+    assert doc["parameters"]
+    for p in doc["parameters"]:
+        assert p["init"]["data_std"] == pytest.approx(built[p["name"]].detach().std().item(), rel=1e-6), p["name"]
+    with one_thread():
+        reset = diagnose(spec, load_corpus(str(small_data)), config, recipe, 1, "default", False, 7).doc
+    assert reset["init"]["pytorch_default"]  # asked for: then, and only then, re-initialised
