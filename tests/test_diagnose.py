@@ -2,7 +2,7 @@
 
 Two short runs of the deep mlp-bn are shared by most tests: the lecture's broken
 start (naive init, no BatchNorm) through the installed `mmzoo` command, and the
-fixed one (kaiming init with BatchNorm) in-process. Both run single-threaded:
+fixed one (the model as built: Kaiming init with BatchNorm) in-process. Both run single-threaded:
 on a small shared machine, torch's thread pool only adds contention.
 """
 
@@ -66,7 +66,8 @@ def naive_run(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 @pytest.fixture(scope="module")
 def kaiming_run(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """The fix: kaiming init (the default) with BatchNorm, in-process through cli.main."""
+    """The fix: mlp-bn as built (Kaiming 5/3, head x0.1: `--init as-built`, the default)
+    with BatchNorm, in-process through cli.main."""
     out = tmp_path_factory.mktemp("kaiming") / "diag"
     stdout = io.StringIO()
     with one_thread(), contextlib.redirect_stdout(stdout):
@@ -87,6 +88,7 @@ def flags_of(doc: dict[str, Any], problem: str, when: str | None = None) -> list
     return [f for f in doc["flags"] if f["problem"] == problem and (when is None or f["when"] == when)]
 
 
+@pytest.mark.slow  # shares two 150-step runs of the deep mlp-bn
 def test_naive_init_without_batchnorm_is_flagged_saturated(naive_run: tuple[str, Path]) -> None:
     report, out = naive_run
     doc = load_stats(out)
@@ -101,10 +103,12 @@ def test_naive_init_without_batchnorm_is_flagged_saturated(naive_run: tuple[str,
         assert any(line.split()[:2] == ["saturated", name] and "at init" in line for line in report.splitlines())
 
 
+@pytest.mark.slow  # shares two 150-step runs of the deep mlp-bn
 def test_kaiming_init_with_batchnorm_is_not_flagged_saturated_at_init(kaiming_run: tuple[str, Path]) -> None:
     report, out = kaiming_run
     doc = load_stats(out)
-    assert doc["init"]["mode"] == "kaiming" and not doc["no_bn"]
+    assert doc["init"]["mode"] == "as-built" and not doc["no_bn"] and doc["norm"] == "batch"
+    assert doc["init"]["linear"] == [] and doc["init"]["pytorch_default"] == []  # nothing re-initialised
     tanh = [la for la in doc["layers"] if la["tanh"]]
     assert len(tanh) == 5
     for la in tanh:  # BatchNorm makes the pre-activations unit Gaussian: about 3.6% beyond |x| = 2.09
@@ -114,6 +118,7 @@ def test_kaiming_init_with_batchnorm_is_not_flagged_saturated_at_init(kaiming_ru
     assert flags_of(doc, "vanishing") == [] and flags_of(doc, "exploding") == []
 
 
+@pytest.mark.slow  # shares two 150-step runs of the deep mlp-bn
 def test_initial_loss_against_uniform(naive_run: tuple[str, Path], kaiming_run: tuple[str, Path]) -> None:
     naive, kaiming = load_stats(naive_run[1]), load_stats(kaiming_run[1])
     for doc in (naive, kaiming):
@@ -125,6 +130,7 @@ def test_initial_loss_against_uniform(naive_run: tuple[str, Path], kaiming_run: 
     assert "initial loss" in naive_run[0] and "overconfident" in naive_run[0]
 
 
+@pytest.mark.slow  # shares two 150-step runs of the deep mlp-bn
 @pytest.mark.parametrize("run", ["naive_run", "kaiming_run"])
 def test_figures_are_valid_pngs(run: str, request: pytest.FixtureRequest) -> None:
     import matplotlib.image
@@ -138,6 +144,7 @@ def test_figures_are_valid_pngs(run: str, request: pytest.FixtureRequest) -> Non
         assert pixels[..., :3].std() > 0.05, f"{name} is blank"
 
 
+@pytest.mark.slow  # shares two 150-step runs of the deep mlp-bn
 def test_stats_json_structure(naive_run: tuple[str, Path]) -> None:
     doc = load_stats(naive_run[1])
     for key in (
@@ -267,7 +274,7 @@ def test_no_bn_on_a_model_without_batchnorm_is_an_error(tmp_path: Path, capsys: 
 
 def test_bad_arguments_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["diagnose", "mlp", "--init", "lecun", "--out", str(tmp_path / "d")]) == 1
-    assert "--init must be one of kaiming, default, naive" in capsys.readouterr().err
+    assert "--init must be one of as-built, kaiming, default, naive" in capsys.readouterr().err
     assert cli.main(["diagnose", "bigram", "--steps", "1", "--out", str(tmp_path / "d")]) == 1
     assert "fitted by counting" in capsys.readouterr().err
 
@@ -277,7 +284,7 @@ def test_missing_matplotlib_is_a_clear_error_before_training(
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     with pytest.raises(MmzooError, match=r"mmzoo\[plots\]"):
-        from mmzoo.engine.diagnose_plots import require_matplotlib
+        from mmzoo.engine.diagnose.plots import require_matplotlib
 
         require_matplotlib()
     assert cli.main(["diagnose", "mlp-bn", "--out", str(tmp_path / "d")]) == 1

@@ -24,6 +24,10 @@ class MLPBNConfig:
     n_embd: int = 24
     n_hidden: int = 256
     n_layers: int = 1  # Linear -> BatchNorm -> Tanh blocks
+    norm: str = "batch"  # after each hidden Linear: batch, layer, group or none
+    norm_groups: int = 4  # groups for norm=group; must divide n_hidden
+    init_gain: float = 5 / 3  # Kaiming gain of the hidden Linears: std = gain / sqrt(fan_in)
+    last_layer_scale: float = 0.1  # the head's weights x this at init: a first loss near -log(1/V)
 
 
 @hookimpl

@@ -239,11 +239,19 @@ def cmd_diagnose(
     sets: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
     preset: str | None = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
     init: str = typer.Option(
-        "kaiming",
+        "as-built",
         "--init",
-        help="kaiming (5/3 / sqrt(fan_in), last layer x0.1), default (PyTorch's) or naive (unit Gaussian).",
+        help="as-built (the model as its plugin builds it), or re-initialise: kaiming (gain / sqrt(fan_in), "
+        "last layer x0.1), default (PyTorch's) or naive (unit Gaussian).",
     ),
     no_bn: bool = typer.Option(False, "--no-bn", help="Replace every BatchNorm layer with Identity."),
+    gain: float | None = typer.Option(None, "--gain", help="Kaiming gain: shortcut for --set init_gain=G."),
+    last_scale: float | None = typer.Option(
+        None, "--last-scale", help="Last-layer scale at init: shortcut for --set last_layer_scale=S."
+    ),
+    compare: str | None = typer.Option(
+        None, "--compare", help="KEY=V1,V2,...: train each variant (a config field, bn=on,off, init=...) side by side."
+    ),
     out: Path | None = typer.Option(
         None, "--out", help="Folder for the figures and stats.json (default runs/MODEL/diagnose-<timestamp>)."
     ),
@@ -251,11 +259,11 @@ def cmd_diagnose(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train briefly with hooks on every layer: activation, gradient and update plots, and flags."""
-    from mmzoo.engine.commands.diagnose import run_diagnose
+    from mmzoo.engine.commands.diagnose import DiagnoseRequest, run_diagnose
 
-    doc, report = run_diagnose(
-        _zoo(), model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, quiet=as_json
-    )
+    req = DiagnoseRequest(model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, gain, last_scale,
+                          compare, quiet=as_json)  # fmt: skip
+    doc, report = run_diagnose(_zoo(), req)
     if as_json:
         print_json(doc)
     else:

@@ -191,6 +191,7 @@ class ExportReport:
     calibrated: bool
     bn_folded: int
     opset: int
+    norm: str = "none"  # mmzoo.norm: batch, layer, group, none
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -203,6 +204,7 @@ class ExportReport:
             "calibrated": self.calibrated,
             "bn_folded": self.bn_folded,
             "opset": self.opset,
+            "norm": self.norm,
         }
 
 
@@ -219,8 +221,10 @@ class ExportInputs:
 def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> ExportReport:
     from mmzoo.engine.calibrate import calibrate_batchnorm
     from mmzoo.engine.loss import split_loss
+    from mmzoo.engine.norms import norm_kinds, norm_label
 
     model = copy.deepcopy(src.model).eval()
+    norm = norm_label(norm_kinds(model))
     probe = _probe(model, src.val)
     val_before = split_loss(model, src.val.x, src.val.y)
     has_bn = any(isinstance(m, BatchNormBase) for m in model.modules())
@@ -256,6 +260,7 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> E
         "mmzoo.config": json.dumps(meta["config"]),
         "mmzoo.bn_folded": "true" if n_folded else "false",
         "mmzoo.bn_layers": str(n_folded),
+        "mmzoo.norm": norm,
         "mmzoo.calibrated": "true" if calibrated else "false",
         "mmzoo.opset": str(opset),
         "mmzoo.version": meta.get("mmzoo_version", ""),
@@ -279,7 +284,7 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> E
     finally:
         tmp.unlink(missing_ok=True)
     return ExportReport(
-        out, len(data), len(proto.graph.node), parity, val_after, val_before, calibrated, n_folded, opset
+        out, len(data), len(proto.graph.node), parity, val_after, val_before, calibrated, n_folded, opset, norm=norm
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn as nn
@@ -46,16 +46,36 @@ class TrainResult:
         return out
 
 
-def new_run_dir(root: Path, model_name: str) -> Path:
-    """runs/MODEL/<timestamp>/, made unique."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = root / model_name / stamp
+def stamped_path(folder: Path, prefix: str = "") -> Path:
+    """folder/<prefix><timestamp>, with -2, -3... if taken; not created. The one
+    place run folders (and diagnose's folders beside them) get their names."""
+    name = prefix + datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = folder / name
     candidate, n = base, 1
     while candidate.exists():
         n += 1
-        candidate = base.with_name(f"{stamp}-{n}")
+        candidate = base.with_name(f"{name}-{n}")
+    return candidate
+
+
+def new_run_dir(root: Path, model_name: str) -> Path:
+    """runs/MODEL/<timestamp>/, made unique."""
+    candidate = stamped_path(root / model_name)
     candidate.mkdir(parents=True)
     return candidate
+
+
+class StepObserver(Protocol):
+    """Watches the Trainer's loop (mmzoo diagnose does): called with the 0-based step
+    being taken. on_step_begin comes before the forward pass, on_backward_end after
+    loss.backward() (gradients in place, weights not yet updated), on_step_end after
+    optimizer.step(). An observer may raise to stop the run."""
+
+    def on_step_begin(self, trainer: Trainer, step: int) -> None: ...
+
+    def on_backward_end(self, trainer: Trainer, step: int, loss: torch.Tensor) -> None: ...
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None: ...
 
 
 def lr_at(recipe: Recipe, step: int, total: int) -> float:
@@ -104,7 +124,8 @@ def checkpoint_meta(
 
 
 class Trainer:
-    """Holds one run's state so that the loop, evals, saves and resume share it."""
+    """Holds one run's state so that the loop, evals, saves and resume share it.
+    With run_dir None nothing is evaluated or written: a watched run (observers)."""
 
     def __init__(
         self,
@@ -113,7 +134,7 @@ class Trainer:
         config: Any,
         recipe: Recipe,
         seed: int,
-        run_dir: Path,
+        run_dir: Path | None,
         log: Callable[[str], None],
     ) -> None:
         self.spec, self.corpus, self.config, self.recipe, self.seed = spec, corpus, config, recipe, seed
@@ -129,6 +150,7 @@ class Trainer:
         self.best_val = math.inf
         self.train_loss = math.nan
         self.elapsed = 0.0
+        self.observers: list[StepObserver] = []
 
     # -- checkpoints -----------------------------------------------------
 
@@ -216,26 +238,32 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr_at(recipe, self.step, total)
                 ix = torch.randint(0, len(train), (recipe.batch_size,), generator=self.rng)
+                for obs in self.observers:
+                    obs.on_step_begin(self, self.step)
                 loss = batch_loss(model, train.x[ix], train.y[ix])
                 if regularize is not None:
                     loss = loss + regularize()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                for obs in self.observers:
+                    obs.on_backward_end(self, self.step, loss)
                 self.optimizer.step()
+                for obs in self.observers:
+                    obs.on_step_end(self, self.step, loss.item())
                 self.step += 1
                 value = loss.item()
                 smoothed = value if math.isnan(smoothed) else 0.98 * smoothed + 0.02 * value
                 self.train_loss = smoothed
                 if progress is not None:
                     progress(self.step, total, smoothed, self.best_val)
-                if self.step % recipe.eval_every == 0 or self.step == total:
+                if self.run_dir is not None and (self.step % recipe.eval_every == 0 or self.step == total):
                     self.elapsed = time.perf_counter() - started
                     val = self.evaluate_and_save()
                     self.log(f"step {self.step}/{total}  train {smoothed:.4f}  val {val:.4f}")
         except KeyboardInterrupt:
             interrupted = True
         self.elapsed = time.perf_counter() - started
-        if interrupted or not (self.run_dir / checkpoint.WEIGHTS).exists():
+        if self.run_dir is not None and (interrupted or not (self.run_dir / checkpoint.WEIGHTS).exists()):
             self.evaluate_and_save()
         return interrupted
 

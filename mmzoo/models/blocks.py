@@ -48,6 +48,37 @@ class BatchNorm(nn.BatchNorm1d):
         return super().forward(x)
 
 
+class GroupNorm(nn.GroupNorm):
+    """GroupNorm over the last dimension, like BatchNorm above: the channels are split
+    into groups and each example is normalised within each group. No batch statistics,
+    so training and sampling compute the same thing and export has nothing to fold."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:  # [B, T, C]: each position by itself, like LayerNorm, not pooled over T
+            B, T, C = x.shape
+            return super().forward(x.reshape(B * T, C)).view(B, T, C)
+        return super().forward(x)
+
+
+NORMS = ("batch", "layer", "group", "none")
+
+
+def make_norm(kind: str, features: int, groups: int) -> nn.Module | None:
+    """The normalisation after each hidden Linear (makemore part 3's BatchNorm, or the
+    alternatives the lecture points to); None for `none`."""
+    if kind == "batch":
+        return BatchNorm(features)
+    if kind == "layer":
+        return nn.LayerNorm(features)
+    if kind == "group":
+        if groups < 1 or features % groups:
+            raise MmzooError(f"norm_groups must divide the layer width {features}, got {groups}")
+        return GroupNorm(groups, features)
+    if kind == "none":
+        return None
+    raise MmzooError(f"norm must be one of {', '.join(NORMS)}, got {kind!r}")
+
+
 TANH_GAIN = 5 / 3
 
 
@@ -57,6 +88,15 @@ def kaiming_(linear: nn.Linear, gain: float = TANH_GAIN) -> None:
         linear.weight.normal_(0.0, gain / linear.in_features**0.5)
         if linear.bias is not None:
             linear.bias.zero_()
+
+
+def scale_head_(head: nn.Linear, scale: float) -> None:
+    """The lecture's small last layer: logits near 0 at init, so the first loss is
+    about -log(1/V) instead of a confident, wrong guess."""
+    with torch.no_grad():
+        head.weight.mul_(scale)
+        if head.bias is not None:
+            head.bias.zero_()
 
 
 def param_count(model: nn.Module) -> int:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn as nn
 
-from mmzoo.models.blocks import BatchNorm, WindowModel, kaiming_
+from mmzoo.models.blocks import WindowModel, kaiming_, make_norm, scale_head_
 
 if TYPE_CHECKING:
     from mmzoo.builtin.mlp import MLPBNConfig, MLPConfig
@@ -36,7 +36,9 @@ class MLP(WindowModel):
 class MLPBN(WindowModel):
     """Linear (no bias) -> BatchNorm -> Tanh, n_layers times, then a linear head.
     Kaiming init with the tanh gain 5/3; the head scaled by 0.1 so the first loss
-    is near -log(1/V)."""
+    is near -log(1/V). The config swaps BatchNorm for LayerNorm, GroupNorm or
+    nothing (then the Linear keeps its bias) and sets the gain and the head scale:
+    the knobs of the lecture's experiments."""
 
     def __init__(self, config: MLPBNConfig, vocab_size: int) -> None:
         super().__init__()
@@ -45,15 +47,14 @@ class MLPBN(WindowModel):
         layers: list[nn.Module] = []
         fan_in = config.block_size * config.n_embd
         for _ in range(config.n_layers):
-            linear = nn.Linear(fan_in, config.n_hidden, bias=False)
-            kaiming_(linear)
-            layers += [linear, BatchNorm(config.n_hidden), nn.Tanh()]
+            norm = make_norm(config.norm, config.n_hidden, config.norm_groups)
+            linear = nn.Linear(fan_in, config.n_hidden, bias=norm is None)  # a norm's shift replaces the bias
+            kaiming_(linear, config.init_gain)
+            layers += [linear, *([norm] if norm is not None else []), nn.Tanh()]
             fan_in = config.n_hidden
         self.blocks = nn.Sequential(*layers)
         self.head = nn.Linear(fan_in, vocab_size)
-        with torch.no_grad():
-            self.head.weight.mul_(0.1)
-            self.head.bias.zero_()
+        scale_head_(self.head, config.last_layer_scale)
 
     def next_logits(self, ctx: torch.Tensor) -> torch.Tensor:
         emb = self.wte(ctx)  # [B, C, n_embd]

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from mmzoo.errors import MmzooError
-from mmzoo.models.blocks import BatchNorm, WindowModel, kaiming_
+from mmzoo.models.blocks import WindowModel, kaiming_, make_norm, scale_head_
 
 if TYPE_CHECKING:
     from mmzoo.builtin.wavenet import WaveNetConfig
@@ -33,7 +33,9 @@ class FlattenConsecutive(nn.Module):
 class WaveNet(WindowModel):
     """Embeddings, then log2(block_size) levels of FlattenConsecutive(2) -> Linear (no
     bias: BatchNorm's shift replaces it) -> BatchNorm -> Tanh, then a linear head.
-    BatchNorm sees 3-D activations [B, T, C] and averages over B and T (the lecture's fix)."""
+    BatchNorm sees 3-D activations [B, T, C] and averages over B and T (the lecture's fix).
+    The config can swap BatchNorm for LayerNorm, GroupNorm or none, and set the gain
+    and the head scale, as for mlp-bn."""
 
     def __init__(self, config: WaveNetConfig, vocab_size: int) -> None:
         super().__init__()
@@ -45,15 +47,14 @@ class WaveNet(WindowModel):
         layers: list[nn.Module] = []
         fan_in = 2 * config.n_embd
         for _ in range(levels):
-            linear = nn.Linear(fan_in, config.n_hidden, bias=False)
-            kaiming_(linear)
-            layers += [FlattenConsecutive(2), linear, BatchNorm(config.n_hidden), nn.Tanh()]
+            norm = make_norm(config.norm, config.n_hidden, config.norm_groups)
+            linear = nn.Linear(fan_in, config.n_hidden, bias=norm is None)
+            kaiming_(linear, config.init_gain)
+            layers += [FlattenConsecutive(2), linear, *([norm] if norm is not None else []), nn.Tanh()]
             fan_in = 2 * config.n_hidden
         self.levels = nn.Sequential(*layers)
         self.head = nn.Linear(config.n_hidden, vocab_size)
-        with torch.no_grad():  # a near-uniform first prediction
-            self.head.weight.mul_(0.1)
-            self.head.bias.zero_()
+        scale_head_(self.head, config.last_layer_scale)  # a near-uniform first prediction
 
     def next_logits(self, ctx: torch.Tensor) -> torch.Tensor:
         x = self.wte(ctx)  # [B, 8, n_embd]

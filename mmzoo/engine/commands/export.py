@@ -38,4 +38,9 @@ def run_export(target: str, out: Path | None, opset: int, calibrate: bool) -> di
         + (f" (running stats: {report.val_loss_uncalibrated:.4f})" if report.calibrated else ""),
         "BatchNorm folded": report.bn_folded,
     }
+    from mmzoo.engine.norms import fold_note
+
+    note = fold_note([] if report.norm == "none" else report.norm.split("+"))
+    if note:
+        doc["summary"]["normalisation"] = note
     return doc

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from mmzoo.engine.diagnose import SATURATION, UPDATE_HIGH, UPDATE_LOW, Diagnosis, describe_run
+from mmzoo.engine.diagnose.flags import UPDATE_HIGH, UPDATE_LOW
+from mmzoo.engine.diagnose.report import describe_run
+from mmzoo.engine.diagnose.stats import SATURATION, Diagnosis
 from mmzoo.errors import MmzooError
 
 DPI = 80
