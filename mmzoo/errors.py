@@ -3,3 +3,9 @@
 
 class MmzooError(Exception):
     """A user-facing error: bad input, missing run, unknown model, broken file."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OSError as one line: 'No space left on device: runs/x/model.json'."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
