@@ -50,12 +50,15 @@ def _ort() -> Any:
 
 
 def available_providers() -> list[str]:
-    return list(_ort().get_available_providers())
+    """What this onnxruntime can run locally: Azure's provider calls a remote service, so it is left out."""
+    return [p for p in _ort().get_available_providers() if p not in REMOTE_PROVIDERS]
 
 
 def provider_name(short: str) -> str:
     if short in PROVIDER_NAMES.values():
         return short
+    if short.lower() in ("azure", *(p.lower() for p in REMOTE_PROVIDERS)):
+        raise MmzooError("the Azure provider calls a remote service; mmzoo runs models locally only")
     name = PROVIDER_NAMES.get(short.lower())
     if name is None:
         choices = ", ".join(sorted(set(PROVIDER_NAMES) | {"auto"}))
