@@ -11,7 +11,7 @@ from pathlib import Path
 from mmzoo.checks import MAX_ITEM_LIMIT
 from mmzoo.contract import BOUNDARY, SPLIT_FRACTIONS, SPLIT_SEED
 from mmzoo.datasets import BUILTIN_CORPUS
-from mmzoo.errors import MmzooError
+from mmzoo.errors import MmzooError, UsageError
 
 DEFAULT_MAX_ITEM_LENGTH = 10_000  # characters; memory grows as items x longest item
 
@@ -96,7 +96,7 @@ def read_items(path: Path, max_item_length: int | None = None) -> tuple[list[str
 def check_item_limit(max_item_length: int | None) -> int:
     limit = DEFAULT_MAX_ITEM_LENGTH if max_item_length is None else max_item_length
     if not 1 <= limit <= MAX_ITEM_LIMIT:
-        raise MmzooError(f"--max-item-length must be between 1 and {MAX_ITEM_LIMIT:,}")
+        raise UsageError(f"--max-item-length must be between 1 and {MAX_ITEM_LIMIT:,}")
     return limit
 
 

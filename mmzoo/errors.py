@@ -4,6 +4,14 @@
 class MmzooError(Exception):
     """A user-facing error: bad input, missing run, unknown model, broken file."""
 
+    exit_code = 1
+
+
+class UsageError(MmzooError):
+    """A command line that asks for something impossible (a bad option value): exit code 2, like click's."""
+
+    exit_code = 2
+
 
 def os_error_line(exc: OSError) -> str:
     """An OSError as one line: 'No space left on device: runs/x/model.json'."""

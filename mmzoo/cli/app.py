@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="mmzoo", standalone_mode=True)
     except MmzooError as exc:
         print(f"mmzoo: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except OSError as exc:  # disk full, permission denied, ...: what the OS said, on one line
         print(f"mmzoo: error: {os_error_line(exc)}", file=sys.stderr)
         return 1

@@ -66,7 +66,7 @@ def try_fast(argv: list[str]) -> int | None:
             _info(args)
     except MmzooError as exc:
         print(f"mmzoo: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except OSError as exc:
         print(f"mmzoo: error: {os_error_line(exc)}", file=sys.stderr)
         return 1

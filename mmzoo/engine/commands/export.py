@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mmzoo.errors import MmzooError
+from mmzoo.errors import MmzooError, UsageError
 
 EXPORT_DIR = Path("exported")
 
@@ -50,12 +50,12 @@ def check_out(out: Path) -> None:
     from mmzoo.engine import checkpoint
 
     if out.is_dir():
-        raise MmzooError(f"--out {out} is a folder; name the .onnx file to write, e.g. {out / 'model.onnx'}")
+        raise UsageError(f"--out {out} is a folder; name the .onnx file to write, e.g. {out / 'model.onnx'}")
     if out.suffix.lower() != ".onnx":
-        raise MmzooError(f"--out {out} must end in .onnx (mmzoo only writes .onnx files there)")
+        raise UsageError(f"--out {out} must end in .onnx (mmzoo only writes .onnx files there)")
     folder = out.parent
     if any((folder / name).exists() for name in (checkpoint.META, checkpoint.LAST_META, checkpoint.WEIGHTS)):
-        raise MmzooError(f"--out {out} is inside a run folder; export somewhere else (default exported/)")
+        raise UsageError(f"--out {out} is inside a run folder; export somewhere else (default exported/)")
     if folder.exists() and not folder.is_dir():
         raise MmzooError(f"--out {out}: {folder} is not a folder")
     if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mmzoo.engine.runlock import lock_path
-from mmzoo.errors import MmzooError
+from mmzoo.errors import MmzooError, UsageError
 from mmzoo.fsutil import sync_dir
 
 MAX_SEED = 2**63 - 1
@@ -38,7 +38,7 @@ def run_train(
 
     spec = zoo.model(model_name)
     if not 0 <= seed <= MAX_SEED:
-        raise MmzooError(f"--seed must be between 0 and 2**63-1, got {seed}")
+        raise UsageError(f"--seed must be between 0 and 2**63-1, got {seed}")
     if resume:
         run_dir = _resume_target(spec, out, batch_size, lr)
         with TargetLock(run_dir, "train --resume"):
@@ -88,7 +88,7 @@ def _new_job(
     overrides = {k: v for k, v in (("steps", steps), ("batch_size", batch_size), ("lr", lr)) if v is not None}
     recipe = dataclasses.replace(spec.recipe, **overrides)
     if recipe.steps < 0 or recipe.batch_size < 1 or not (math.isfinite(recipe.lr) and recipe.lr > 0):
-        raise MmzooError("--steps must be >= 0, --batch-size >= 1 and --lr a finite number > 0")
+        raise UsageError("--steps must be >= 0, --batch-size >= 1 and --lr a finite number > 0")
     return config, recipe, load_corpus(data, max_item_length=max_item_length)
 
 
@@ -110,9 +110,9 @@ def _check_new_out(out: Path) -> None:
     if out.is_dir() and ((out / checkpoint.META).exists() or (out / checkpoint.LAST_META).exists()):
         raise MmzooError(f"{out} already holds a run: pass --resume to continue it, or another --out")
     if out.exists() and not out.is_dir():
-        raise MmzooError(f"--out {out} is a file, not a run folder")
+        raise UsageError(f"--out {out} is a file, not a run folder")
     if out.is_dir() and any(out.iterdir()):
-        raise MmzooError(f"--out {out} is a folder that is not empty and holds no run: choose another --out")
+        raise UsageError(f"--out {out} is a folder that is not empty and holds no run: choose another --out")
 
 
 def _resume_target(spec: Any, out: Path | None, batch_size: int | None, lr: float | None) -> Path:
@@ -120,7 +120,7 @@ def _resume_target(spec: Any, out: Path | None, batch_size: int | None, lr: floa
     from mmzoo.engine.runs import newest_run
 
     if batch_size is not None or lr is not None:
-        raise MmzooError("--lr and --batch-size cannot change a resumed run; it continues with its own recipe")
+        raise UsageError("--lr and --batch-size cannot change a resumed run; it continues with its own recipe")
     run_dir = out or newest_run(spec.name)
     if run_dir is None or not (Path(run_dir) / checkpoint.LAST_META).is_file():
         raise MmzooError(f"nothing to resume: no run of {spec.name} with {checkpoint.LAST_META}")
