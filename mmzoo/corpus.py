@@ -8,9 +8,12 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmzoo.checks import MAX_ITEM_LIMIT
 from mmzoo.contract import BOUNDARY, SPLIT_FRACTIONS, SPLIT_SEED
 from mmzoo.datasets import BUILTIN_CORPUS
-from mmzoo.errors import MmzooError
+from mmzoo.errors import MmzooError, UsageError
+
+DEFAULT_MAX_ITEM_LENGTH = 10_000  # characters; memory grows as items x longest item
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,11 @@ class Corpus:
         return max(len(item) for item in self.items) + 1
 
 
-def read_items(path: Path) -> tuple[list[str], str]:
+def read_items(path: Path, max_item_length: int | None = None) -> tuple[list[str], str]:
     """Items of a UTF-8 text file, one per line: CRLF and a BOM accepted,
-    whitespace stripped, empty lines dropped. Also returns the bytes' sha256."""
+    whitespace stripped, empty lines dropped. Also returns the bytes' sha256.
+    A line longer than `max_item_length` is refused before any tensor is sized by it."""
+    limit = check_item_limit(max_item_length)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -76,13 +81,26 @@ def read_items(path: Path) -> tuple[list[str], str]:
         line = raw[: exc.start].count(b"\n") + 1
         raise MmzooError(f"{path} is not UTF-8 text (bad byte on line {line})") from None
     items = [line.strip() for line in text.splitlines()]
+    for number, item in enumerate(items, 1):
+        if len(item) > limit:
+            raise MmzooError(
+                f"{path} line {number} is {len(item):,} characters long, over the limit of {limit:,}; "
+                f"raise it with --max-item-length if this is meant"
+            )
     items = [item for item in items if item]
     if not items:
         raise MmzooError(f"{path} has no items (it is empty or only blank lines)")
     return items, hashlib.sha256(raw).hexdigest()
 
 
-def load_corpus(source: str | Path | None = None) -> Corpus:
+def check_item_limit(max_item_length: int | None) -> int:
+    limit = DEFAULT_MAX_ITEM_LENGTH if max_item_length is None else max_item_length
+    if not 1 <= limit <= MAX_ITEM_LIMIT:
+        raise UsageError(f"--max-item-length must be between 1 and {MAX_ITEM_LIMIT:,}")
+    return limit
+
+
+def load_corpus(source: str | Path | None = None, max_item_length: int | None = None) -> Corpus:
     """A dataset name (`names`, or one a plugin registers) or a file path. None means `names`."""
     source = BUILTIN_CORPUS if source is None else source
     path = Path(source)
@@ -90,9 +108,9 @@ def load_corpus(source: str | Path | None = None) -> Corpus:
         from mmzoo.plugins import get_zoo
 
         path = Path(get_zoo().dataset(source).load())
-        items, digest = read_items(path)
+        items, digest = read_items(path, max_item_length)
         return Corpus(items, source, digest)
-    items, digest = read_items(path)
+    items, digest = read_items(path, max_item_length)
     return Corpus(items, str(path), digest)
 
 

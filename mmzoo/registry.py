@@ -8,6 +8,7 @@ import difflib
 import importlib
 import operator
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,8 +132,30 @@ class ModelSpec:
         return found
 
     def create(self, config: Any, vocab_size: int) -> Any:
-        """A new, untrained network for this config and vocabulary size."""
-        return self.builder()(config, vocab_size)
+        """A new, untrained network for this config and vocabulary size. A config the
+        network cannot be built from (`--set n_hidden=-3`) is one clear error."""
+        build = self.builder()
+        try:
+            with warnings.catch_warnings(record=True) as caught:  # shown only if the build succeeds
+                warnings.simplefilter("default")
+                model = build(config, vocab_size)
+            context = int(getattr(model, "context_length", 1))
+            empty = [name for name, p in model.named_parameters() if p.numel() == 0]
+        except MmzooError:
+            raise
+        except (ValueError, TypeError, RuntimeError, ArithmeticError, IndexError, MemoryError) as exc:
+            lines = str(exc).strip().splitlines()
+            why = lines[0][:200] if lines else type(exc).__name__
+            raise MmzooError(f"{self.name} cannot be built with {_config_text(config)}: {why}") from None
+        if context < 1:
+            raise MmzooError(
+                f"{self.name} with {_config_text(config)} has a context of {context} tokens; it needs >= 1"
+            )
+        if empty:
+            raise MmzooError(f"{self.name} with {_config_text(config)} has empty layers ({', '.join(empty[:3])})")
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return model
 
     def make_config(self, preset: str | None = None, overrides: dict[str, str] | None = None) -> Any:
         """The default config, a preset applied, then `--set key=value` overrides parsed by field type."""
@@ -176,6 +199,12 @@ def check_name(name: Any, what: str) -> None:
         raise ValueError(
             f"{what} name must be letters, digits, '-' or '_' (starting with a letter or digit), got {name!r}"
         )
+
+
+def _config_text(config: Any) -> str:
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return " ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items())
+    return repr(config)[:200]
 
 
 def _is_int(value: Any) -> bool:

@@ -17,6 +17,7 @@ import numpy as np
 
 from mmzoo.contract import FORMAT_VERSION, MODES, REQUIRED_KEYS, SPLIT_SEED
 from mmzoo.errors import MmzooError
+from mmzoo.onnx_file import read_checked
 from mmzoo.sampling import SampleOptions, generate
 
 # Short names for onnxruntime's execution providers.
@@ -49,12 +50,15 @@ def _ort() -> Any:
 
 
 def available_providers() -> list[str]:
-    return list(_ort().get_available_providers())
+    """What this onnxruntime can run locally: Azure's provider calls a remote service, so it is left out."""
+    return [p for p in _ort().get_available_providers() if p not in REMOTE_PROVIDERS]
 
 
 def provider_name(short: str) -> str:
     if short in PROVIDER_NAMES.values():
         return short
+    if short.lower() in ("azure", *(p.lower() for p in REMOTE_PROVIDERS)):
+        raise MmzooError("the Azure provider calls a remote service; mmzoo runs models locally only")
     name = PROVIDER_NAMES.get(short.lower())
     if name is None:
         choices = ", ".join(sorted(set(PROVIDER_NAMES) | {"auto"}))
@@ -105,9 +109,8 @@ class OnnxModel:
 
     def __init__(self, path: str | Path, providers: Sequence[str] | None = None, batch_hint: int = 1) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise MmzooError(f"no such file: {self.path}")
-        self.model_bytes = self.path.read_bytes()
+        # refuses external data; checks the metadata against the graph (mmzoo.onnx_file)
+        self.model_bytes = read_checked(self.path)
         self.requested = list(providers or [])
         self._sessions: dict[int, Any] = {}
         # One session up front, sized for the expected batch; it also gives the metadata.

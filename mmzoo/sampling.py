@@ -42,7 +42,11 @@ def choose(logits: np.ndarray, u: np.ndarray, temperature: float = 1.0, top_k: i
     """Sample one token per row from softmax(logits / T), restricted to the top k."""
     logits = logits.astype(np.float64)
     if temperature != 1.0:
-        logits /= temperature
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            scaled = logits / temperature
+        if not np.isfinite(scaled[np.isfinite(logits)]).all():  # T so small it overflows: the limit is greedy
+            return np.argmax(logits, axis=1).astype(np.int64)
+        logits = scaled
     if top_k is not None and top_k < logits.shape[1]:
         kth = np.partition(logits, -top_k, axis=1)[:, -top_k][:, None]
         logits = np.where(logits < kth, -np.inf, logits)

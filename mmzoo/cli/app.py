@@ -14,11 +14,14 @@ import typer
 from mmzoo.cli.output import print_info, print_json, print_samples, print_table, warn
 from mmzoo.contract import DEFAULT_OPSET
 from mmzoo.datasets import pretrained_name
-from mmzoo.errors import MmzooError
+from mmzoo.errors import MmzooError, os_error_line
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "exported"
 
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+MAX_ITEM_OPT = typer.Option(
+    None, "--max-item-length", help="Refuse data lines longer than this many characters (default 10,000)."
+)
 
 
 def _zoo() -> Any:
@@ -118,6 +121,7 @@ def cmd_train(
         None, "--threads", help="torch CPU threads (default: one per core; 1 is often faster on a busy machine)."
     ),
     as_json: bool = JSON_OPT,
+    max_item_length: int | None = MAX_ITEM_OPT,
 ) -> None:
     """Train a model; the best checkpoint by val loss is kept in the run folder."""
     from mmzoo.engine.commands.train import run_train
@@ -130,7 +134,19 @@ def cmd_train(
         torch.set_num_threads(threads)
 
     result = run_train(
-        _zoo(), model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, quiet=as_json
+        _zoo(),
+        model,
+        data,
+        steps,
+        batch_size,
+        lr,
+        seed,
+        _parse_sets(sets),
+        preset,
+        out,
+        resume,
+        quiet=as_json,
+        max_item_length=max_item_length,
     )
     if as_json:
         print_json(result)
@@ -190,11 +206,12 @@ def cmd_eval(
     target: str = typer.Argument(..., help="A run folder, a checkpoint, or a model name."),
     data: str | None = typer.Option(None, "--data", help="Loss on this file instead of the run's splits."),
     as_json: bool = JSON_OPT,
+    max_item_length: int | None = MAX_ITEM_OPT,
 ) -> None:
     """Train/val/test loss of a run, or its loss on another file."""
     from mmzoo.engine.commands.eval import evaluate
 
-    doc = evaluate(target, data)
+    doc = evaluate(target, data, max_item_length)
     if as_json:
         print_json(doc)
         return
@@ -323,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="mmzoo", standalone_mode=True)
     except MmzooError as exc:
         print(f"mmzoo: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:  # disk full, permission denied, ...: what the OS said, on one line
+        print(f"mmzoo: error: {os_error_line(exc)}", file=sys.stderr)
         return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mmzoo.errors import MmzooError
+from mmzoo.errors import MmzooError, os_error_line
 
 
 class _Fallback(Exception):
@@ -66,6 +66,9 @@ def try_fast(argv: list[str]) -> int | None:
             _info(args)
     except MmzooError as exc:
         print(f"mmzoo: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        print(f"mmzoo: error: {os_error_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
+
+
+def escape_controls(text: str) -> str:
+    """Control characters, line separators and lone surrogates as escapes (\\n, \\x1b, \\u2028),
+    so an item stays on one line and nothing reaches the terminal raw."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    if unicodedata.category(c) not in ("Cc", "Zl", "Zp", "Cs"):
+        return c  # e.g. a zero-width joiner: harmless, and part of some names
+    code = ord(c)
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def print_json(doc: Any) -> None:
@@ -17,15 +33,16 @@ def print_table(
 ) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_edge=False, header_style="bold", show_header=show_header)
     for h in headers:
         table.add_column(h, overflow="fold")
-    for row in rows:
-        table.add_row(*(str(c) for c in row))
+    for row in rows:  # Text, not str: rich would read "[...]" in a value as markup
+        table.add_row(*(Text(escape_controls(str(c))) for c in row))
     console = Console(width=max(100, Console().width))
     if title:  # above the table, not wrapped to a narrow table's width
-        console.print(title, style="bold", markup=False, highlight=False)
+        console.print(escape_controls(title), style="bold", markup=False, highlight=False)
     console.print(table)
 
 
@@ -38,7 +55,7 @@ def print_samples(doc: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(doc)
         return
-    sys.stdout.write("".join(s + "\n" for s in doc["samples"]))
+    sys.stdout.write("".join(escape_controls(s) + "\n" for s in doc["samples"]))
     summary = doc.get("novelty")
     if summary:
         print(

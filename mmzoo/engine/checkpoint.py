@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from mmzoo.engine.metacheck import CHECKPOINT_FORMAT, parse_meta
 from mmzoo.errors import MmzooError
 from mmzoo.fsutil import atomic_write
 
@@ -18,7 +20,7 @@ WEIGHTS = "model.safetensors"
 META = "model.json"
 LAST_WEIGHTS = "last.safetensors"  # model + optimizer + rng, for --resume
 LAST_META = "last.json"
-CHECKPOINT_FORMAT = 1
+__all__ = ["CHECKPOINT_FORMAT", "save", "load", "load_meta", "checkpoint_dir"]
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt"}
 
 
@@ -28,30 +30,48 @@ def _detached(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def save(directory: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any], last: bool = False) -> None:
-    """Write weights first, then the JSON that points at them; each atomically."""
+    """Write weights first, then the JSON that carries their sha256; each atomically."""
     weights, meta_name = (LAST_WEIGHTS, LAST_META) if last else (WEIGHTS, META)
-    atomic_write(directory / weights, save_tensors(_detached(tensors)))
+    data = save_tensors(_detached(tensors))
+    meta = {**meta, "weights_sha256": hashlib.sha256(data).hexdigest()}
+    atomic_write(directory / weights, data)
     atomic_write(directory / meta_name, (json.dumps(meta, indent=2) + "\n").encode())
 
 
-def load(path: Path, last: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(tensors, meta) from a run folder, its model.json or its model.safetensors."""
+def load_meta(path: Path, last: bool = False) -> dict[str, Any]:
+    """The checked model.json (or last.json) of a run folder or checkpoint file."""
     directory = checkpoint_dir(path)
-    weights, meta_name = (LAST_WEIGHTS, LAST_META) if last else (WEIGHTS, META)
+    meta_path = directory / (LAST_META if last else META)
     try:
-        meta = json.loads((directory / meta_name).read_text(encoding="utf-8"))
+        text = meta_path.read_bytes()
     except FileNotFoundError:
-        raise MmzooError(f"{directory} has no {meta_name}: not an mmzoo run") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MmzooError(f"{directory / meta_name} is damaged: {exc}") from None
+        raise MmzooError(f"{directory} has no {meta_path.name}: not an mmzoo run") from None
+    except OSError as exc:
+        raise MmzooError(f"cannot read {meta_path}: {exc.strerror}") from None
+    return parse_meta(text, meta_path, last)
+
+
+def load(path: Path, last: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, meta) from a run folder, its model.json or its model.safetensors.
+    The weights must match the sha256 in the JSON and be finite."""
+    directory = checkpoint_dir(path)
+    meta = load_meta(directory, last)
+    weights = directory / (LAST_WEIGHTS if last else WEIGHTS)
     try:
-        tensors = load_tensors((directory / weights).read_bytes())
+        data = weights.read_bytes()
     except FileNotFoundError:
-        raise MmzooError(f"{directory} has no {weights}") from None
+        raise MmzooError(f"{directory} has no {weights.name}") from None
+    except OSError as exc:
+        raise MmzooError(f"cannot read {weights}: {exc.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
+        raise MmzooError(f"{weights} is damaged: its sha256 does not match the one in its JSON")
+    try:
+        tensors = load_tensors(data)
     except (SafetensorError, ValueError) as exc:
-        raise MmzooError(f"{directory / weights} is damaged: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("checkpoint_format") != CHECKPOINT_FORMAT:
-        raise MmzooError(f"{directory / meta_name} is not an mmzoo checkpoint (format {CHECKPOINT_FORMAT})")
+        raise MmzooError(f"{weights} is damaged: {exc}") from None
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise MmzooError(f"{weights} holds NaN or infinite weights ({', '.join(bad[:3])})")
     return tensors, meta
 
 

@@ -16,7 +16,8 @@ def newest_run(model_name: str, root: Path = RUNS_ROOT) -> Path | None:
     folder = root / model_name
     if not folder.is_dir():
         return None
-    runs = sorted(p for p in folder.iterdir() if (p / checkpoint.META).is_file())
+    # a hidden `.NAME.partial` is a run still being made (mmzoo.engine.commands.train)
+    runs = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (p / checkpoint.META).is_file())
     return runs[-1] if runs else None
 
 

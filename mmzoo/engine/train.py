@@ -28,6 +28,15 @@ from mmzoo.models.blocks import param_count
 from mmzoo.registry import ModelSpec, Recipe
 
 METRICS = "metrics.jsonl"
+DIVERGED_FACTOR, DIVERGED_MARGIN = 2.0, 10.0  # loss above 2 x first + 10 nats: diverged
+
+
+class TrainingDiverged(MmzooError):
+    """The loss went non-finite or far above where it started; nothing after it is saved."""
+
+
+def diverged(loss: float, first: float) -> bool:
+    return not math.isfinite(loss) or loss > DIVERGED_FACTOR * first + DIVERGED_MARGIN
 
 
 @dataclass
@@ -151,6 +160,8 @@ class Trainer:
         self.train_loss = math.nan
         self.elapsed = 0.0
         self.observers: list[StepObserver] = []
+        self.first_loss = math.inf  # the first batch loss of this session, for `diverged`
+        self.on_checkpoint: Callable[[Trainer], None] | None = None  # after each evaluate_and_save
 
     # -- checkpoints -----------------------------------------------------
 
@@ -165,6 +176,8 @@ class Trainer:
 
     def evaluate_and_save(self) -> float:
         val = split_loss(self.model, self.splits["val"].x, self.splits["val"].y)
+        if diverged(val, self.first_loss):  # before saving: the last good checkpoints stay
+            raise TrainingDiverged(f"training diverged by step {self.step} (val loss {val:.4g})")
         best = val < self.best_val
         if best:
             self.best_val = val
@@ -179,6 +192,8 @@ class Trainer:
         with open(self.run_dir / METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         self.save_last()
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self)
         return val
 
     def save_last(self) -> None:
@@ -252,6 +267,9 @@ class Trainer:
                     obs.on_step_end(self, self.step, loss.item())
                 self.step += 1
                 value = loss.item()
+                self.first_loss = value if self.first_loss == math.inf else self.first_loss
+                if diverged(value, self.first_loss):
+                    raise TrainingDiverged(f"training diverged at step {self.step} (loss {value:.4g})")
                 smoothed = value if math.isnan(smoothed) else 0.98 * smoothed + 0.02 * value
                 self.train_loss = smoothed
                 if progress is not None:
@@ -278,14 +296,16 @@ def train(
     resume: bool = False,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
     progress: Any = None,
+    on_checkpoint: Callable[[Trainer], None] | None = None,
 ) -> TrainResult:
     trainer = Trainer(spec, corpus, config, recipe, seed, run_dir, log)
+    trainer.on_checkpoint = on_checkpoint
     if resume:
         trainer.restore_last()
         log(f"resuming {run_dir} at step {trainer.step}")
     interrupted = trainer.run(progress)
     return TrainResult(
-        run_dir=run_dir,
+        run_dir=trainer.run_dir,
         step=trainer.step,
         best_val_loss=trainer.best_val,
         train_loss=trainer.train_loss,

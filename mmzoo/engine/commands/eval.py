@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from mmzoo.corpus import Vocab
 
 
-def evaluate(target: str, data: str | None) -> dict[str, Any]:
-    from mmzoo.corpus import Vocab, load_corpus, read_items, split_items
+def evaluate(target: str, data: str | None, max_item_length: int | None = None) -> dict[str, Any]:
+    from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, read_items, split_items
     from mmzoo.engine.batches import tensorize
     from mmzoo.engine.loss import split_loss
     from mmzoo.engine.runs import load_run, resolve
@@ -20,11 +20,13 @@ def evaluate(target: str, data: str | None) -> dict[str, Any]:
     run = load_run(resolve(target))
     vocab = Vocab(tuple(run.meta["vocab"]))
     if data is not None:
-        items, _ = read_items(Path(data)) if Path(data).exists() else (load_corpus(data).items, "")
+        path = Path(data)
+        items = read_items(path, max_item_length)[0] if path.exists() else load_corpus(data, max_item_length).items
         _check_chars(items, vocab, data)
         named = {Path(data).name: items}
     else:
-        corpus = load_corpus(run.meta["data"]["source"])
+        limit = max(max_item_length or DEFAULT_MAX_ITEM_LENGTH, run.meta["max_length"])
+        corpus = load_corpus(run.meta["data"]["source"], limit)
         if corpus.sha256 != run.meta["data"]["sha256"]:
             raise MmzooError(f"{corpus.source} changed since training; pass --data to evaluate on a file")
         named = split_items(corpus.items, run.meta["split"]["seed"])

@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from mmzoo.errors import MmzooError
+from mmzoo.errors import MmzooError, UsageError
 
 EXPORT_DIR = Path("exported")
 
 
 def run_export(target: str, out: Path | None, opset: int, calibrate: bool) -> dict[str, Any]:
-    from mmzoo.corpus import Vocab, load_corpus, split_items
+    from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, split_items
     from mmzoo.engine.batches import tensorize
     from mmzoo.engine.export import ExportInputs, export_model
+    from mmzoo.engine.runlock import TargetLock
     from mmzoo.engine.runs import load_run, resolve
 
     run = load_run(resolve(target))
     meta = run.meta
-    corpus = load_corpus(meta["data"]["source"])
+    out = Path(out) if out is not None else EXPORT_DIR / f"{meta['model']}.onnx"
+    check_out(out)
+    corpus = load_corpus(meta["data"]["source"], max(DEFAULT_MAX_ITEM_LENGTH, meta["max_length"]))
     if corpus.sha256 != meta["data"]["sha256"]:
         raise MmzooError(f"{corpus.source} changed since training: export needs the training data to calibrate")
     vocab = Vocab(tuple(meta["vocab"]))
     splits = split_items(corpus.items, meta["split"]["seed"])
     train = tensorize(splits["train"], vocab, meta["max_length"], run.model)
     val = tensorize(splits["val"], vocab, meta["max_length"], run.model)
-    out = out or EXPORT_DIR / f"{meta['model']}.onnx"
-    report = export_model(ExportInputs(run.model, meta, train, val), out, opset, calibrate)
+    with TargetLock(out, "export"):
+        report = export_model(ExportInputs(run.model, meta, train, val), out, opset, calibrate)
     doc = report.as_json()
     doc["run"] = str(run.directory)
     doc["summary"] = {
@@ -44,3 +48,20 @@ def run_export(target: str, out: Path | None, opset: int, calibrate: bool) -> di
     if note:
         doc["summary"]["normalisation"] = note
     return doc
+
+
+def check_out(out: Path) -> None:
+    """--out may only name an .onnx file that is not inside a run folder, in a writable folder."""
+    from mmzoo.engine import checkpoint
+
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; name the .onnx file to write, e.g. {out / 'model.onnx'}")
+    if out.suffix.lower() != ".onnx":
+        raise UsageError(f"--out {out} must end in .onnx (mmzoo only writes .onnx files there)")
+    folder = out.parent
+    if any((folder / name).exists() for name in (checkpoint.META, checkpoint.LAST_META, checkpoint.WEIGHTS)):
+        raise UsageError(f"--out {out} is inside a run folder; export somewhere else (default exported/)")
+    if folder.exists() and not folder.is_dir():
+        raise MmzooError(f"--out {out}: {folder} is not a folder")
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise MmzooError(f"--out {out}: the folder {folder} is not writable")

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
+import os
 import shutil
 import sys
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mmzoo.errors import MmzooError
+from mmzoo.engine.runlock import lock_path
+from mmzoo.errors import MmzooError, UsageError
+from mmzoo.fsutil import sync_dir
+
+MAX_SEED = 2**63 - 1
 
 
 def run_train(
@@ -25,58 +32,174 @@ def run_train(
     out: Path | None,
     resume: bool,
     quiet: bool = False,
+    max_item_length: int | None = None,
 ) -> dict[str, Any]:
-    from mmzoo.corpus import load_corpus
-    from mmzoo.engine import checkpoint
-    from mmzoo.engine.runs import RUNS_ROOT, newest_run
-    from mmzoo.engine.train import new_run_dir, train
+    from mmzoo.engine.runlock import TargetLock
 
     spec = zoo.model(model_name)
-    created = False
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and 2**63-1, got {seed}")
     if resume:
-        run_dir = out or newest_run(spec.name)
-        if run_dir is None or not (Path(run_dir) / checkpoint.LAST_META).is_file():
-            raise MmzooError(f"nothing to resume: no run of {spec.name} with {checkpoint.LAST_META}")
-        run_dir = Path(run_dir)
-        last = json.loads((run_dir / checkpoint.LAST_META).read_text())
-        config = spec.config(**last["config"])
-        recipe = spec.recipe.__class__(**last["recipe"])
-        if steps is not None:
-            recipe = dataclasses.replace(recipe, steps=steps)
-        corpus = load_corpus(data or last["data"]["source"])
-        if corpus.sha256 != last["data"]["sha256"]:
-            raise MmzooError(f"{corpus.source} has changed since the run started: cannot resume")
-        seed = last["split"]["seed"]
+        run_dir = _resume_target(spec, out, batch_size, lr)
+        with TargetLock(run_dir, "train --resume"):
+            job = _resume_job(spec, run_dir, data, steps, max_item_length)
+            result = _run(job, quiet)
     else:
-        config = spec.make_config(preset, sets)
-        overrides = {k: v for k, v in (("steps", steps), ("batch_size", batch_size), ("lr", lr)) if v is not None}
-        recipe = dataclasses.replace(spec.recipe, **overrides)
-        if recipe.steps < 0 or recipe.batch_size < 1 or recipe.lr <= 0:
-            raise MmzooError("--steps must be >= 0, --batch-size >= 1 and --lr > 0")
-        corpus = load_corpus(data)
-        if out is not None and (out / checkpoint.META).exists():
-            raise MmzooError(f"{out} already holds a run: pass --resume to continue it, or another --out")
-        created = out is None or not out.exists()
-        run_dir = out or new_run_dir(RUNS_ROOT, spec.name)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
-    if not quiet:
-        print(f"training {spec.name} on {corpus.source} ({len(corpus.items)} items) -> {run_dir}", file=sys.stderr)
-    try:
-        with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-            result = train(spec, corpus, config, recipe, seed, run_dir, resume=resume, log=log, progress=progress)
-    except BaseException:
-        if created and not (run_dir / checkpoint.META).exists():
-            shutil.rmtree(run_dir, ignore_errors=True)  # no empty run for `mmzoo sample MODEL` to trip on
-        raise
+        job_parts = _new_job(spec, data, steps, batch_size, lr, seed, sets, preset, max_item_length)
+        run_dir = out if out is not None else _default_out(spec.name)
+        with TargetLock(run_dir, "train"):
+            _check_new_out(run_dir)
+            result = _run(_Job(spec, *job_parts, seed, run_dir, resume=False), quiet)
     if not quiet:
         status = "interrupted; best checkpoint kept" if result.interrupted else "done"
         print(
             f"{status}: best val loss {result.best_val_loss:.4f} in {result.seconds:.1f}s "
-            f"({result.params:,} params) -> {run_dir}",
+            f"({result.params:,} params) -> {result.run_dir}",
             file=sys.stderr,
         )
     return result.as_json()
+
+
+@dataclass
+class _Job:
+    spec: Any
+    config: Any
+    recipe: Any
+    corpus: Any
+    seed: int
+    run_dir: Path
+    resume: bool
+
+
+def _new_job(
+    spec: Any,
+    data: str | None,
+    steps: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    seed: int,
+    sets: dict[str, str],
+    preset: str | None,
+    max_item_length: int | None,
+) -> tuple[Any, Any, Any]:
+    from mmzoo.corpus import load_corpus
+
+    config = spec.make_config(preset, sets)
+    overrides = {k: v for k, v in (("steps", steps), ("batch_size", batch_size), ("lr", lr)) if v is not None}
+    recipe = dataclasses.replace(spec.recipe, **overrides)
+    if recipe.steps < 0 or recipe.batch_size < 1 or not (math.isfinite(recipe.lr) and recipe.lr > 0):
+        raise UsageError("--steps must be >= 0, --batch-size >= 1 and --lr a finite number > 0")
+    return config, recipe, load_corpus(data, max_item_length=max_item_length)
+
+
+def _default_out(model_name: str) -> Path:
+    """runs/MODEL/<timestamp>, unique; made only when its first checkpoint is saved."""
+    from mmzoo.engine.runs import RUNS_ROOT
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate, n = RUNS_ROOT / model_name / stamp, 1
+    while candidate.exists() or lock_path(candidate).exists():
+        n += 1
+        candidate = RUNS_ROOT / model_name / f"{stamp}-{n}"
+    return candidate
+
+
+def _check_new_out(out: Path) -> None:
+    from mmzoo.engine import checkpoint
+
+    if out.is_dir() and ((out / checkpoint.META).exists() or (out / checkpoint.LAST_META).exists()):
+        raise MmzooError(f"{out} already holds a run: pass --resume to continue it, or another --out")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a run folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise UsageError(f"--out {out} is a folder that is not empty and holds no run: choose another --out")
+
+
+def _resume_target(spec: Any, out: Path | None, batch_size: int | None, lr: float | None) -> Path:
+    from mmzoo.engine import checkpoint
+    from mmzoo.engine.runs import newest_run
+
+    if batch_size is not None or lr is not None:
+        raise UsageError("--lr and --batch-size cannot change a resumed run; it continues with its own recipe")
+    run_dir = out or newest_run(spec.name)
+    if run_dir is None or not (Path(run_dir) / checkpoint.LAST_META).is_file():
+        raise MmzooError(f"nothing to resume: no run of {spec.name} with {checkpoint.LAST_META}")
+    return Path(run_dir)
+
+
+def _resume_job(spec: Any, run_dir: Path, data: str | None, steps: int | None, limit: int | None) -> _Job:
+    from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, load_corpus
+    from mmzoo.engine import checkpoint
+
+    last = checkpoint.load_meta(run_dir, last=True)
+    if last["model"] != spec.name:
+        raise MmzooError(f"{run_dir} is a run of {last['model']}, not {spec.name}: resume it as {last['model']}")
+    try:
+        config = spec.config(**last["config"])
+        recipe = spec.recipe.__class__(**last["recipe"])
+    except TypeError as exc:
+        raise MmzooError(f"{run_dir}: its config does not fit this version of {spec.name}: {exc}") from None
+    if steps is not None:
+        recipe = dataclasses.replace(recipe, steps=steps)
+    limit = max(limit or DEFAULT_MAX_ITEM_LENGTH, last["max_length"])
+    corpus = load_corpus(data or last["data"]["source"], max_item_length=limit)
+    if corpus.sha256 != last["data"]["sha256"]:
+        raise MmzooError(f"{corpus.source} has changed since the run started: cannot resume")
+    return _Job(spec, config, recipe, corpus, last["split"]["seed"], run_dir, resume=True)
+
+
+def _run(job: _Job, quiet: bool) -> Any:
+    """Train; a new run is written in a hidden staging folder and renamed into place
+    once its first checkpoint is complete, so a crash never leaves a half-made run."""
+    from mmzoo.engine.train import TrainingDiverged, train
+
+    run_dir = job.run_dir if job.resume else _staging(job.run_dir)
+    published = job.resume
+    log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
+    if not quiet:
+        print(
+            f"training {job.spec.name} on {job.corpus.source} ({len(job.corpus.items)} items) -> {job.run_dir}",
+            file=sys.stderr,
+        )
+
+    def publish(trainer: Any) -> None:
+        nonlocal published
+        if not published and (trainer.run_dir / "model.json").exists():
+            os.replace(trainer.run_dir, job.run_dir)  # over an empty folder too
+            sync_dir(job.run_dir.parent)
+            trainer.run_dir, published = job.run_dir, True
+
+    try:
+        with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+            result = train(
+                job.spec,
+                job.corpus,
+                job.config,
+                job.recipe,
+                job.seed,
+                run_dir,
+                resume=job.resume,
+                log=log,
+                progress=progress,
+                on_checkpoint=publish,
+            )
+    except TrainingDiverged as exc:
+        kept = f"the last good checkpoint is kept in {job.run_dir}" if published else "no checkpoint was saved"
+        raise MmzooError(f"{exc}: try a lower --lr; {kept}") from None
+    finally:
+        if not published:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    if not published:
+        raise MmzooError("training saved no checkpoint (the val loss was never finite)")
+    return result
+
+
+def _staging(final: Path) -> Path:
+    """A fresh hidden folder beside the run; a stale one is from a dead process (we hold the lock)."""
+    staging = final.parent / f".{final.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
 
 
 class _progress:

@@ -1,0 +1,77 @@
+"""One writer per run folder or export target, enforced by the OS.
+
+An flock on a small `.NAME.lock` file beside the target: the kernel drops it when
+the process dies (even by kill -9), so a crash never leaves a stale lock, and a
+second `mmzoo train --out X` refuses at once instead of interleaving its
+checkpoints and metrics with the first's. The lock file is beside the target, not
+inside it, so that it can be taken before the target exists.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from mmzoo.errors import MmzooError
+
+
+def lock_path(target: Path) -> Path:
+    return target.parent / f".{target.name}.lock"
+
+
+class TargetLock:
+    """`with TargetLock(path, "train"):` holds the lock on `path` or raises MmzooError."""
+
+    def __init__(self, target: Path, what: str) -> None:
+        self.target = Path(target)
+        self.what = what
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        path = lock_path(self.target)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MmzooError(f"cannot create {path.parent}: {exc.strerror}") from None
+        for _ in range(10):
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise MmzooError(f"cannot lock {self.target}: {exc.strerror} ({path})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip()
+                os.close(fd)
+                raise MmzooError(
+                    f"another mmzoo {holder or 'process'} is writing {self.target}; wait for it or choose another --out"
+                ) from None
+            # The previous holder may have unlinked the file between our open and our lock:
+            # then we hold a lock nobody else can see, so start over on the current file.
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{self.what} (pid {os.getpid()})".encode())
+                self.fd = fd
+                return
+            os.close(fd)
+        raise MmzooError(f"cannot lock {self.target}: the lock file keeps changing")
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        lock_path(self.target).unlink(missing_ok=True)  # while still held: see acquire
+        os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self) -> TargetLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
