@@ -128,6 +128,8 @@ class OnnxModel:
                 first = str(exc).strip().splitlines()
                 raise MmzooError(f"{self.path} cannot be loaded by onnxruntime: {first[0] if first else exc}") from None
             self._check_providers(session)
+            if "OpenVINOExecutionProvider" in session.get_providers():
+                warm_up_cache(session)
             self._sessions[threads] = session
         return self._sessions[threads]
 
@@ -166,6 +168,22 @@ class OnnxModel:
 
     def session_for(self, batch: int) -> Any:
         return self._session(1 if batch <= SMALL_BATCH else 0)
+
+
+def warm_up_cache(session: Any) -> None:
+    """A throw-away first call with every cache one position long (step files only).
+
+    OpenVINO gives wrong transformer logits from the 15th cached position on when a
+    session's first call has the zero-length initial cache (docs/onnx.md, known issues)."""
+    names = [arg.name for arg in session.get_inputs()]
+    if "pos" not in names:
+        return
+    feeds: dict[str, np.ndarray] = {"idx": np.zeros(1, dtype=np.int64), "pos": np.array(1, dtype=np.int64)}
+    for arg in session.get_inputs():
+        if arg.name not in feeds:
+            shape = [1 if i == 0 or not isinstance(d, int) else d for i, d in enumerate(arg.shape)]
+            feeds[arg.name] = np.zeros(shape, dtype=np.float32)
+    session.run(None, feeds)
 
 
 class OrtStepper:
