@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_mmzoo
 
 EXPORTED = REPO / "exported"
 NODE_DIR = REPO / "examples" / "node"
@@ -51,47 +51,17 @@ def check_items(stdout: str, n: int, vocab: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def generate_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A stand-in with the generate contract (docs/onnx.md): uniforms, temperature and
-    top_k in; tokens (here 4 letters from the uniforms, then 0s) and vocab out."""
-    import onnx
-    from onnx import TensorProto, helper
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Hand-made files (tests/synthetic_files.py): generate, and step and sequence files
+    with context_length 8 whose items are 26 letters long."""
+    import synthetic_files as sf
 
-    width = 6
-    mask = helper.make_tensor("mask", TensorProto.FLOAT, [width], [1, 1, 1, 1, 0, 0])
-    scale = helper.make_tensor("scale", TensorProto.FLOAT, [], [26.0])
-    codes = [ord(c) for c in "." + LETTERS]
-    vocab = helper.make_tensor("vocab_codes", TensorProto.INT32, [len(codes)], codes)
-    nodes = [
-        helper.make_node("Mul", ["uniforms", "scale"], ["scaled"]),
-        helper.make_node("Floor", ["scaled"], ["floored"]),
-        helper.make_node("Add", ["floored", "one"], ["letters"]),
-        helper.make_node("Mul", ["letters", "mask"], ["masked"]),
-        helper.make_node("Cast", ["masked"], ["tokens"], to=TensorProto.INT64),
-        helper.make_node("Identity", ["vocab_codes"], ["vocab"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "generate",
-        [
-            helper.make_tensor_value_info("uniforms", TensorProto.FLOAT, ["batch", width]),
-            helper.make_tensor_value_info("temperature", TensorProto.FLOAT, []),
-            helper.make_tensor_value_info("top_k", TensorProto.INT64, []),
-        ],
-        [
-            helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", width]),
-            helper.make_tensor_value_info("vocab", TensorProto.INT32, [len(codes)]),
-        ],
-        [mask, scale, vocab, helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    model.ir_version = 9
-    for key, value in {"mmzoo.input": "generate", "mmzoo.max_length": str(width)}.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(model, full_check=True)
-    path = tmp_path_factory.mktemp("gen") / "generate.onnx"
-    onnx.save(model, path)
-    return path
+    root = tmp_path_factory.mktemp("made")
+    return {
+        "generate": sf.generate_file(root / "generate.onnx"),
+        "step": sf.step_file(root / "step.onnx"),
+        "sequence": sf.sequence_file(root / "sequence.onnx"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +105,16 @@ def test_node_client(node: str, path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_node_client_generate_file(node: str, generate_file: Path) -> None:
-    out = run_node(node, generate_file, 10)
+def test_node_client_generate_file(node: str, made: dict[str, Path]) -> None:
+    out = run_node(node, made["generate"], 10)
     check_items(out, 10, ["."] + list(LETTERS))
     assert all(len(item) == 4 for item in out.split())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["step", "sequence"])
+def test_node_client_past_context_length(node: str, made: dict[str, Path], mode: str) -> None:
+    assert run_node(node, made[mode], 3) == f"{LETTERS}\n" * 3
 
 
 @pytest.mark.slow
@@ -154,10 +130,18 @@ def test_python_client(path: Path) -> None:
     check_items(run_python(path, 12), 12, vocab_of(path))
 
 
-def test_python_client_generate_file(generate_file: Path) -> None:
-    out = run_python(generate_file, 10)
+def test_python_client_generate_file(made: dict[str, Path]) -> None:
+    out = run_python(made["generate"], 10)
     check_items(out, 10, ["."] + list(LETTERS))
     assert all(len(item) == 4 for item in out.split())
+
+
+@pytest.mark.parametrize("mode", ["step", "sequence"])
+def test_clients_past_context_length(made: dict[str, Path], mode: str) -> None:
+    """Items of 26 letters from files that know 8 positions: both clients and
+    `mmzoo sample` crop instead of crashing onnxruntime."""
+    assert run_python(made[mode], 3) == f"{LETTERS}\n" * 3
+    assert run_mmzoo("sample", str(made[mode]), "-n", "3").stdout == f"{LETTERS}\n" * 3
 
 
 def test_python_client_imports_neither_mmzoo_nor_torch() -> None:
