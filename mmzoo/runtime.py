@@ -173,7 +173,7 @@ class OnnxModel:
 def warm_up_cache(session: Any) -> None:
     """A throw-away first call with every cache one position long (step files only).
 
-    OpenVINO gives wrong transformer logits from the 15th cached position on when a
+    OpenVINO gives wrong transformer logits from a few cached positions on when a
     session's first call has the zero-length initial cache (docs/onnx.md, known issues)."""
     names = [arg.name for arg in session.get_inputs()]
     if "pos" not in names:
