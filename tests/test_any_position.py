@@ -62,17 +62,18 @@ def test_past_context_the_stepper_reads_the_last_context_tokens(path: Path) -> N
 
 
 def long_items_corpus(path: Path) -> Path:
-    """Items of 10 to 30 letters: longer than a tiny model's default context."""
+    """Items of 20 to 45 letters: longer than the default context (block_size 32)."""
     rng = random.Random(0)
-    words = ["".join(rng.choice("abcdefgh") for _ in range(rng.randint(10, 30))) for _ in range(300)]
+    words = ["".join(rng.choice("abcdefgh") for _ in range(rng.randint(20, 45))) for _ in range(300)]
     path.write_text("\n".join(words) + "\n")
     return path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["transformer", "bow", "gru"])
+@pytest.mark.parametrize("model", ["transformer", "bow"])  # the two with a position table
 def test_onnx_and_torch_agree_past_context_length(model: str, tmp_path: Path) -> None:
-    """Train on items as long as the context, export, then sample past it both ways."""
+    """Train on long items (block_size = max_length, the least training allows), export,
+    then step and sample past the context both ways."""
     from mmzoo.engine.runs import load_run
     from mmzoo.engine.torch_sampling import TorchStepper
     from mmzoo.runtime import OnnxModel, OrtStepper
@@ -82,22 +83,21 @@ def test_onnx_and_torch_agree_past_context_length(model: str, tmp_path: Path) ->
     tiny = ["--set", "n_embd=16"] + (["--set", "n_layer=1", "--set", "n_head=2"] if model == "transformer" else [])
     tiny += ["--set", "n_hidden=32"] if model != "transformer" else []
     train = ["train", model, "--data", str(data), "--steps", "40", "--threads", "1", "--out", str(run), "--json"]
-    run_mmzoo(*train, "--set", "block_size=31", *tiny, cwd=tmp_path)
+    run_mmzoo(*train, "--set", "block_size=46", *tiny, cwd=tmp_path)
     run_mmzoo("export", str(run), "--out", str(out), "--json", cwd=tmp_path)
 
     onnx_model = OnnxModel(out, ["cpu"])
-    assert onnx_model.metadata.context_length == 31 and onnx_model.metadata.max_length == 31
+    assert onnx_model.metadata.context_length == 46 and onnx_model.metadata.max_length == 46
     torch_stepper, ort_stepper = TorchStepper(load_run(run).model), OrtStepper(onnx_model)
-    tokens = np.random.default_rng(1).integers(1, len(onnx_model.metadata.vocab), size=(4, 80))
+    tokens = np.random.default_rng(1).integers(1, len(onnx_model.metadata.vocab), size=(4, 100))
     tokens[:, 0] = 0
     torch_stepper.start(4)
     ort_stepper.start(4)
     for t in range(tokens.shape[1]):
         np.testing.assert_allclose(ort_stepper.feed(tokens[:, t]), torch_stepper.feed(tokens[:, t]), atol=1e-4)
 
-    # the CLI both ways: a prefix past the context, and the items' own full length
-    for prefix in ("abcdefgh" * 5, ""):
-        args = ["-n", "30", "--seed", "2", "--prefix", prefix, "--json"]
-        via_torch = json.loads(run_mmzoo("sample", str(run), *args, cwd=tmp_path).stdout)["samples"]
-        via_onnx = json.loads(run_mmzoo("sample", str(out), *args, cwd=tmp_path).stdout)["samples"]
-        assert via_onnx == via_torch
+    # the CLI both ways, with a prefix past the context
+    args = ["-n", "30", "--seed", "2", "--prefix", "abcdefgh" * 7, "--json"]
+    via_torch = json.loads(run_mmzoo("sample", str(run), *args, cwd=tmp_path).stdout)["samples"]
+    via_onnx = json.loads(run_mmzoo("sample", str(out), *args, cwd=tmp_path).stdout)["samples"]
+    assert via_onnx == via_torch and len(set(via_onnx)) > 1
