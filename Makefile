@@ -14,7 +14,7 @@ $(PY):
 
 # torch comes from constraints.txt's pin (a CPU build on disk here), never a CUDA download.
 $(STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install -q -c constraints.txt -e '.[train,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

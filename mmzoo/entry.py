@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import sys
 
+# What the full CLI needs beyond the core (numpy, onnxruntime): the `train` extra.
+TRAIN_EXTRA = ("typer", "rich", "torch", "pluggy", "onnx", "onnxscript", "safetensors")
+
 
 def entry() -> None:
     from mmzoo.cli.fast import try_fast
@@ -12,7 +15,18 @@ def entry() -> None:
     argv = sys.argv[1:]
     code = try_fast(argv)
     if code is None:
-        from mmzoo.cli.app import main
-
+        try:
+            from mmzoo.cli.app import main
+        except ModuleNotFoundError as exc:
+            if exc.name not in TRAIN_EXTRA:
+                raise
+            command = f"`mmzoo {argv[0]}`" if argv else "this command"
+            print(
+                f"mmzoo: error: {command} needs the full install (no module {exc.name!r}): "
+                "pip install 'mmzoo[train]'; this install samples from .onnx files only "
+                "(mmzoo sample FILE.onnx, mmzoo info FILE.onnx)",
+                file=sys.stderr,
+            )
+            sys.exit(2)
         code = main(argv)
     sys.exit(code)

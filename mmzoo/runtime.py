@@ -131,6 +131,8 @@ class OnnxModel:
                 first = str(exc).strip().splitlines()
                 raise MmzooError(f"{self.path} cannot be loaded by onnxruntime: {first[0] if first else exc}") from None
             self._check_providers(session)
+            if "OpenVINOExecutionProvider" in session.get_providers():
+                warm_up_cache(session)
             self._sessions[threads] = session
         return self._sessions[threads]
 
@@ -171,6 +173,22 @@ class OnnxModel:
         return self._session(1 if batch <= SMALL_BATCH else 0)
 
 
+def warm_up_cache(session: Any) -> None:
+    """A throw-away first call with every cache one position long (step files only).
+
+    OpenVINO gives wrong transformer logits from a few cached positions on when a
+    session's first call has the zero-length initial cache (docs/onnx.md, known issues)."""
+    names = [arg.name for arg in session.get_inputs()]
+    if "pos" not in names:
+        return
+    feeds: dict[str, np.ndarray] = {"idx": np.zeros(1, dtype=np.int64), "pos": np.array(1, dtype=np.int64)}
+    for arg in session.get_inputs():
+        if arg.name not in feeds:
+            shape = [1 if i == 0 or not isinstance(d, int) else d for i, d in enumerate(arg.shape)]
+            feeds[arg.name] = np.zeros(shape, dtype=np.float32)
+    session.run(None, feeds)
+
+
 class OrtStepper:
     """Feeds the numpy sampling loop from an onnxruntime session, in any input mode."""
 
@@ -185,9 +203,14 @@ class OrtStepper:
     def start(self, batch: int) -> None:
         self.session = self.model.session_for(batch)
         # window mode: the last context_length tokens, starting as all boundary tokens;
-        # sequence mode: every token so far, starting empty
+        # sequence mode: every token so far, starting empty; step mode: the last
+        # context_length tokens, for the crop past the last position (_crop)
         width = self.meta.context_length if self.meta.mode == "window" else 0
         self.history = np.zeros((batch, width), dtype=np.int64)
+        self._restart(batch)
+
+    def _restart(self, batch: int) -> None:
+        """pos 0 and the initial state: zeros, every symbolic axis but the batch at 0."""
         self.pos = 0
         self.state = {}
         if self.meta.mode == "step":
@@ -199,13 +222,11 @@ class OrtStepper:
     def feed(self, tokens: np.ndarray) -> np.ndarray:
         tokens = tokens.astype(np.int64)
         if self.meta.mode == "step":
-            feeds = {"idx": tokens, "pos": np.array(self.pos, dtype=np.int64), **self.state}
-            outputs = self.session.run(None, feeds)
-            named = dict(zip((o.name for o in self.session.get_outputs()), outputs))
-            for pair in self.meta.state:
-                self.state[pair["input"]] = named[pair["output"]]
-            self.pos += 1
-            return named["logits"]
+            # step mode: history holds the last context_length tokens, for the crop below
+            self.history = np.concatenate([self.history, tokens[:, None]], axis=1)[:, -self.meta.context_length :]
+            if self.pos < self.meta.context_length:
+                return self._step(tokens)
+            return self._crop()
         if self.meta.mode == "window":
             # [B, C], left-padded with the boundary token 0; slide by one
             self.history = np.concatenate([self.history[:, 1:], tokens[:, None]], axis=1)
@@ -213,6 +234,25 @@ class OrtStepper:
         self.history = np.concatenate([self.history, tokens[:, None]], axis=1)
         recent = self.history[:, -self.meta.context_length :]
         return self.session.run(["logits"], {"idx": np.ascontiguousarray(recent)})[0]
+
+    def _step(self, tokens: np.ndarray) -> np.ndarray:
+        feeds = {"idx": tokens, "pos": np.array(self.pos, dtype=np.int64), **self.state}
+        outputs = self.session.run(None, feeds)
+        named = dict(zip((o.name for o in self.session.get_outputs()), outputs))
+        for pair in self.meta.state:
+            self.state[pair["input"]] = named[pair["output"]]
+        self.pos += 1
+        return named["logits"]
+
+    def _crop(self) -> np.ndarray:
+        """Past the last position the graph knows (pos = context_length), do what the torch
+        path does: read only the last context_length tokens, from position 0. So restart
+        the state and step over them; this costs context_length calls a token from here on."""
+        self._restart(self.history.shape[0])
+        logits = np.zeros((0, 0), dtype=np.float32)
+        for t in range(self.history.shape[1]):
+            logits = self._step(np.ascontiguousarray(self.history[:, t]))
+        return logits
 
 
 class OnnxSampler:

@@ -4,11 +4,15 @@ Why a second parser: these two commands are what apps and shell scripts call in 
 loop, and typer (with click and pydantic) costs more to import than onnxruntime's
 own session. This parser takes exactly the options of cli.cmd_sample / cli.cmd_info;
 `--help` and anything it does not understand go to the typer app instead.
+
+In the torch-free install (numpy and onnxruntime only, no typer) there is no typer app:
+then this module also answers `--help` itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,30 +29,67 @@ class _Parser(argparse.ArgumentParser):
         raise _Fallback(message)
 
 
+JSON_HELP = "Print one JSON document on stdout."
+TOP_HELP = """usage: mmzoo COMMAND [OPTIONS]
+
+A zoo of makemore-style character-level language models. This install samples
+from exported .onnx files with onnxruntime alone; training, export and the other
+commands come with the full install: pip install 'mmzoo[train]'.
+
+commands:
+  sample FILE.onnx  Generate items from an exported file.
+  info FILE.onnx    An exported file's metadata, inputs and outputs.
+
+`mmzoo COMMAND --help` for a command's options.
+"""
+
+
 def _sample_parser() -> _Parser:
-    p = _Parser(prog="mmzoo sample", add_help=False)
-    p.add_argument("target")
-    p.add_argument("-n", "--num", type=int, default=20)
-    p.add_argument("-t", "--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--prefix", default="")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--provider", action="append", default=[])
-    p.add_argument("--batch-size", type=int, default=1000)
-    p.add_argument("--json", action="store_true")
+    p = _Parser(prog="mmzoo sample", add_help=False, description="Generate items from an exported .onnx file.")
+    p.add_argument("target", metavar="FILE.onnx", help="An exported file.")
+    p.add_argument("-n", "--num", type=int, default=20, help="How many items (default 20).")
+    p.add_argument("-t", "--temperature", type=float, default=1.0, help="Softmax temperature (default 1.0).")
+    p.add_argument("--top-k", type=int, default=None, help="Sample from the k likeliest tokens only.")
+    p.add_argument("--prefix", default="", help="Every sample starts with this.")
+    p.add_argument("--seed", type=int, default=0, help="Same seed, same samples (default 0).")
+    p.add_argument("--provider", action="append", default=[], help="onnxruntime provider(s): cpu, cuda, auto, ...")
+    p.add_argument("--batch-size", type=int, default=1000, help="Items generated together (default 1000).")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     return p
 
 
 def _info_parser() -> _Parser:
-    p = _Parser(prog="mmzoo info", add_help=False)
-    p.add_argument("path")
-    p.add_argument("--json", action="store_true")
+    p = _Parser(prog="mmzoo info", add_help=False, description="An exported file's metadata, inputs and outputs.")
+    p.add_argument("path", metavar="FILE.onnx", help="An exported file.")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     return p
+
+
+def has_full_cli() -> bool:
+    """Whether the typer app can load (the `train` extra is installed)."""
+    return importlib.util.find_spec("typer") is not None
+
+
+def _help(argv: list[str]) -> int | None:
+    """`--help` without typer: our own text for the two commands this install has."""
+    if has_full_cli():
+        return None
+    if argv and argv[0] == "sample":
+        sys.stdout.write(_sample_parser().format_help())
+    elif argv and argv[0] == "info":
+        sys.stdout.write(_info_parser().format_help())
+    elif not argv or argv[0] in ("--help", "-h"):
+        sys.stdout.write(TOP_HELP)
+    else:
+        return None  # another command: the entry point says it needs the full install
+    return 0
 
 
 def try_fast(argv: list[str]) -> int | None:
     """Run a torch-free command and return its exit code, or None to use the typer app."""
-    if not argv or argv[0] not in ("sample", "info") or any(a in ("--help", "-h") for a in argv):
+    if not argv or any(a in ("--help", "-h") for a in argv):
+        return _help(argv)
+    if argv[0] not in ("sample", "info"):
         return None
     try:
         if argv[0] == "sample":
@@ -57,8 +98,11 @@ def try_fast(argv: list[str]) -> int | None:
                 return None
         else:
             args = _info_parser().parse_args(argv[1:])
-    except _Fallback:
-        return None
+    except _Fallback as exc:
+        if has_full_cli():
+            return None  # typer prints proper usage
+        print(f"mmzoo: error: {exc} (see `mmzoo {argv[0]} --help`)", file=sys.stderr)
+        return 2
     try:
         if argv[0] == "sample":
             _sample(args)

@@ -31,9 +31,13 @@ def print_json(doc: Any) -> None:
 def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None, show_header: bool = True
 ) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    try:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+    except ModuleNotFoundError:  # the torch-free install has no rich: plain text
+        print_plain_table(headers, rows, title, show_header)
+        return
 
     table = Table(show_edge=False, header_style="bold", show_header=show_header)
     for h in headers:
@@ -44,6 +48,20 @@ def print_table(
     if title:  # above the table, not wrapped to a narrow table's width
         console.print(escape_controls(title), style="bold", markup=False, highlight=False)
     console.print(table)
+
+
+def print_plain_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None, show_header: bool = True
+) -> None:
+    """Columns padded with spaces, as `print_table` without rich."""
+    cells = [[escape_controls(str(c)) for c in row] for row in rows]
+    widths = [max([len(h) if show_header else 0, *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = [title] if title else []
+    if show_header:
+        lines += ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+        lines += ["  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    sys.stdout.write("".join(line + "\n" for line in lines))
 
 
 def warn(message: str) -> None:

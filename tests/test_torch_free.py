@@ -1,0 +1,102 @@
+"""The torch-free install (issue 12): a venv with only numpy and onnxruntime, plus
+`pip install --no-deps` of this repository, samples and describes exported files and
+answers --help; every other command says, in one line, that it needs the train extra."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_mmzoo
+
+PRETRAINED = REPO / "exported" / "names-gru.onnx"
+FORBIDDEN = ("torch", "typer", "rich", "pluggy", "onnx", "onnxscript", "safetensors", "click")
+
+
+def test_core_dependencies_are_numpy_and_onnxruntime() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
+    assert names == {"numpy", "onnxruntime"}
+    train = {re.split(r"[<>=\[ ]", d)[0] for d in project["optional-dependencies"]["train"]}
+    assert {"torch", "typer", "rich", "pluggy", "onnx", "onnxscript", "safetensors"} <= train
+
+
+@pytest.fixture(scope="module")
+def lean(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bin/ of a fresh venv: numpy and onnxruntime (the versions this one has, so pip's
+    cache serves them), then this repository without its dependencies."""
+    import numpy
+    import onnxruntime
+
+    venv = tmp_path_factory.mktemp("lean") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    wheels = [f"numpy=={numpy.__version__}", f"onnxruntime=={onnxruntime.__version__}"]
+    subprocess.run([*pip, *wheels], check=True, timeout=600, capture_output=True)
+    subprocess.run([*pip, "--no-deps", str(REPO)], check=True, timeout=600, capture_output=True)
+    return venv / "bin"
+
+
+def lean_mmzoo(bin_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(bin_dir / "mmzoo"), *args], capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+@pytest.mark.slow
+def test_the_lean_venv_has_no_training_stack(lean: Path) -> None:
+    for module in FORBIDDEN:
+        proc = subprocess.run([str(lean / "python"), "-c", f"import {module}"], capture_output=True, timeout=60)
+        assert proc.returncode != 0, f"{module} is importable in the torch-free venv"
+
+
+@pytest.mark.slow
+def test_help_without_typer(lean: Path) -> None:
+    for args, wants in [
+        (["--help"], ["sample FILE.onnx", "info FILE.onnx", "mmzoo[train]"]),
+        ([], ["sample FILE.onnx"]),
+        (["sample", "--help"], ["--temperature", "--top-k", "--prefix", "--seed", "--json"]),
+        (["info", "-h"], ["FILE.onnx", "--json"]),
+    ]:
+        proc = lean_mmzoo(lean, *args)
+        assert proc.returncode == 0 and proc.stderr == "", (args, proc.stderr)
+        assert all(w in proc.stdout for w in wants), (args, proc.stdout)
+
+
+@pytest.mark.slow
+def test_sample_and_info_without_torch_typer_or_rich(lean: Path) -> None:
+    args = ["sample", str(PRETRAINED), "-n", "12", "--seed", "5", "--prefix", "ka"]
+    proc = lean_mmzoo(lean, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == run_mmzoo(*args).stdout  # the full install's items, to the letter
+    info = lean_mmzoo(lean, "info", str(PRETRAINED))
+    assert info.returncode == 0, info.stderr
+    assert re.search(r"^mmzoo\.model\s+gru$", info.stdout, re.M) and "logits" in info.stdout
+    doc = json.loads(lean_mmzoo(lean, "info", str(PRETRAINED), "--json").stdout)
+    assert doc["metadata"]["mmzoo.input"] == "step"
+
+
+@pytest.mark.slow
+def test_other_commands_say_what_to_install(lean: Path) -> None:
+    for args in (["train", "mlp"], ["list"], ["sample", "mlp-bn"]):
+        proc = lean_mmzoo(lean, *args)
+        assert proc.returncode == 2 and proc.stdout == "", (args, proc.stdout)
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("mmzoo: error:") and "mmzoo[train]" in lines[0], lines
+    bad = lean_mmzoo(lean, "sample", str(PRETRAINED), "-n", "many")
+    assert bad.returncode == 2 and bad.stderr.startswith("mmzoo: error:") and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_the_python_example_runs_in_the_lean_venv(lean: Path) -> None:
+    proc = subprocess.run(
+        [str(lean / "python"), str(REPO / "examples" / "python" / "sample.py"), str(PRETRAINED), "7"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 7
