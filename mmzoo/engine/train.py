@@ -175,6 +175,7 @@ class Trainer:
         return checkpoint_meta(self.spec, self.config, self.corpus, self.seed, self.model, self.recipe, metrics)
 
     def evaluate_and_save(self) -> float:
+        assert self.run_dir is not None, "a watched run (run_dir None) saves nothing"
         val = split_loss(self.model, self.splits["val"].x, self.splits["val"].y)
         if diverged(val, self.first_loss):  # before saving: the last good checkpoints stay
             raise TrainingDiverged(f"training diverged by step {self.step} (val loss {val:.4g})")
@@ -197,6 +198,7 @@ class Trainer:
         return val
 
     def save_last(self) -> None:
+        assert self.run_dir is not None, "a watched run (run_dir None) saves nothing"
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         optim_meta: dict[str, Any] = {}
         if self.optimizer is not None:
@@ -211,6 +213,7 @@ class Trainer:
         checkpoint.save(self.run_dir, tensors, meta, last=True)
 
     def restore_last(self) -> None:
+        assert self.run_dir is not None, "a watched run (run_dir None) saves nothing"
         tensors, meta = checkpoint.load(self.run_dir, last=True)
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         if self.optimizer is not None and meta.get("optimizer"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +69,7 @@ class _FunctionalActivations(TorchFunctionMode):
 def _call_site() -> str:
     """file:line of the model code that called a function (the first frame outside torch and mmzoo.engine.diagnose)."""
     torch_dir = os.path.dirname(torch.__file__)
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         path = frame.f_code.co_filename
         if not path.startswith(torch_dir) and path != __file__:

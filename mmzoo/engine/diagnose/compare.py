@@ -67,8 +67,11 @@ def check_variants(spec: ModelSpec, preset: str | None, sets: dict[str, str], va
 def grad_spread(doc: dict[str, Any], when: str) -> float | None:
     """max / min of the gradient std over the activation layers: 1 when every layer
     sees gradients of the same size, the lecture's picture of a healthy net."""
-    stds = [la[when]["grad_std"] for la in doc["layers"] if la["name"] in doc["focus"] and la["activation"]]
-    stds = [s for s in stds if s]
+    stds: list[float] = [
+        la[when]["grad_std"]
+        for la in doc["layers"]
+        if la["name"] in doc["focus"] and la["activation"] and la[when]["grad_std"]
+    ]
     return max(stds) / min(stds) if len(stds) >= 2 else None
 
 
@@ -111,7 +114,7 @@ def compare_doc(key: str, results: list[tuple[Variant, Diagnosis]]) -> dict[str,
 
 
 def _worst(saturation: dict[str, dict[str, float | None]], when: str) -> str:
-    values = [s[when] for s in saturation.values() if s[when] is not None]
+    values: list[float] = [v for s in saturation.values() if (v := s[when]) is not None]
     return f"{max(values):.1%}" if values else "-"
 
 

@@ -93,5 +93,6 @@ class DiagnoseObserver:
     def finish(self) -> None:
         """One step: the end is the init."""
         if "end" not in self.layer_stats and "init" in self.layer_stats:
-            for table in (self.layer_stats, self.acts, self.grads, self.weight_stats, self.wgrads):
-                table["end"] = table["init"]
+            self.layer_stats["end"], self.weight_stats["end"] = self.layer_stats["init"], self.weight_stats["init"]
+            self.acts["end"], self.grads["end"] = self.acts["init"], self.grads["init"]
+            self.wgrads["end"] = self.wgrads["init"]
