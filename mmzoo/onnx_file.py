@@ -61,7 +61,7 @@ def parse(data: bytes, path: Path) -> Any:
     try:
         proto.ParseFromString(data)
     except Exception:  # protobuf's DecodeError and friends
-        raise MmzooError(f"{path} is not an ONNX file (it does not parse)") from None
+        raise MmzooError(f"{path} cannot be loaded: it is not an ONNX file (it does not parse)") from None
     if not proto.HasField("graph"):
         raise MmzooError(f"{path} is not an ONNX model (it has no graph)")
     return proto
