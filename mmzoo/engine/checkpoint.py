@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,30 @@ def save(directory: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
     weights, meta_name = (LAST_WEIGHTS, LAST_META) if last else (WEIGHTS, META)
     data = save_tensors(_detached(tensors))
     meta = {**meta, "weights_sha256": hashlib.sha256(data).hexdigest()}
-    atomic_write(directory / weights, data)
+    target, prev = directory / weights, _prev(directory / weights)
+    # Keep the old half of the pair until the JSON moves on (see load); a `.prev` left by a
+    # crash that is the only match for the JSON on disk is kept as it is.
+    if target.exists() and not (prev.exists() and not _pair_matches(target, directory / meta_name)):
+        prev.unlink(missing_ok=True)
+        try:
+            os.link(target, prev)
+        except OSError:
+            shutil.copyfile(target, prev)
+    atomic_write(target, data)
     atomic_write(directory / meta_name, (json.dumps(meta, indent=2) + "\n").encode())
+    prev.unlink(missing_ok=True)
+
+
+def _pair_matches(weights: Path, meta: Path) -> bool:
+    try:
+        want = json.loads(meta.read_text(encoding="utf-8")).get("weights_sha256")
+        return hashlib.sha256(weights.read_bytes()).hexdigest() == want
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _prev(weights: Path) -> Path:
+    return weights.with_name(f".{weights.name}.prev")
 
 
 def load_meta(path: Path, last: bool = False) -> dict[str, Any]:
@@ -64,7 +88,7 @@ def load(path: Path, last: bool = False) -> tuple[dict[str, torch.Tensor], dict[
     except OSError as exc:
         raise MmzooError(f"cannot read {weights}: {exc.strerror}") from None
     if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
-        raise MmzooError(f"{weights} is damaged: its sha256 does not match the one in its JSON")
+        data = _previous_half(weights, meta["weights_sha256"])
     try:
         tensors = load_tensors(data)
     except (SafetensorError, ValueError) as exc:
@@ -73,6 +97,18 @@ def load(path: Path, last: bool = False) -> tuple[dict[str, torch.Tensor], dict[
     if bad:
         raise MmzooError(f"{weights} holds NaN or infinite weights ({', '.join(bad[:3])})")
     return tensors, meta
+
+
+def _previous_half(weights: Path, sha256: str) -> bytes:
+    """A crash between the two renames of `save` leaves new weights beside the old JSON;
+    the old weights are still there under the `.prev` name, and they match it."""
+    try:
+        data = _prev(weights).read_bytes()
+    except OSError:
+        data = b""
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise MmzooError(f"{weights} is damaged: its sha256 does not match the one in its JSON")
+    return data
 
 
 def checkpoint_dir(path: Path) -> Path:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mmzoo.engine.runlock import lock_path
+from mmzoo.engine.runlock import TargetLock, lock_path
 from mmzoo.errors import MmzooError, UsageError
 from mmzoo.fsutil import sync_dir
 
@@ -34,8 +34,6 @@ def run_train(
     quiet: bool = False,
     max_item_length: int | None = None,
 ) -> dict[str, Any]:
-    from mmzoo.engine.runlock import TargetLock
-
     spec = zoo.model(model_name)
     if not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed must be between 0 and 2**63-1, got {seed}")
@@ -45,7 +43,7 @@ def run_train(
             job = _resume_job(spec, run_dir, data, steps, max_item_length)
             result = _run(job, quiet)
     else:
-        job_parts = _new_job(spec, data, steps, batch_size, lr, seed, sets, preset, max_item_length)
+        job_parts = _new_job(spec, data, steps, batch_size, lr, sets, preset, max_item_length)
         run_dir = out if out is not None else _default_out(spec.name)
         with TargetLock(run_dir, "train"):
             _check_new_out(run_dir)
@@ -77,7 +75,6 @@ def _new_job(
     steps: int | None,
     batch_size: int | None,
     lr: float | None,
-    seed: int,
     sets: dict[str, str],
     preset: str | None,
     max_item_length: int | None,
@@ -137,7 +134,8 @@ def _resume_job(spec: Any, run_dir: Path, data: str | None, steps: int | None, l
     try:
         config = spec.config(**last["config"])
         recipe = spec.recipe.__class__(**last["recipe"])
-    except TypeError as exc:
+        recipe.validate()
+    except (TypeError, ValueError) as exc:
         raise MmzooError(f"{run_dir}: its config does not fit this version of {spec.name}: {exc}") from None
     if steps is not None:
         recipe = dataclasses.replace(recipe, steps=steps)
