@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mmzoo.contract import FORMAT_VERSION, MODES, REQUIRED_KEYS, SPLIT_SEED
+from mmzoo.contract import FORMAT_VERSION, GENERATE, MODES, REQUIRED_KEYS, SPLIT_SEED
 from mmzoo.errors import MmzooError
 from mmzoo.sampling import SampleOptions, generate
 
@@ -95,7 +95,7 @@ class Metadata:
             )
         except (ValueError, TypeError) as exc:
             raise MmzooError(f"{path} has malformed mmzoo metadata: {exc}") from None
-        if meta.mode not in MODES:
+        if meta.mode not in (*MODES, GENERATE):
             raise MmzooError(f"{path}: unknown input mode {meta.mode!r}")
         return meta
 
@@ -231,13 +231,21 @@ class OnnxSampler:
         seed: int = 0,
         batch_size: int = 1000,
     ) -> list[str]:
-        options = SampleOptions(n, temperature, top_k, prefix, seed, batch_size)
-        return generate(OrtStepper(self.model), self.metadata.vocab, self.metadata.max_length, options)
+        return sample_items(self.model, SampleOptions(n, temperature, top_k, prefix, seed, batch_size))
+
+
+def sample_items(model: OnnxModel, options: SampleOptions) -> list[str]:
+    """A generator file in one call per batch, any other file through the numpy loop."""
+    if model.metadata.mode == GENERATE:
+        from mmzoo.generate_runtime import generate_with_file
+
+        return generate_with_file(model, options)
+    return generate(OrtStepper(model), model.metadata.vocab, model.metadata.max_length, options)
 
 
 def sample_onnx_file(path: Path, options: SampleOptions, providers: Sequence[str]) -> dict[str, Any]:
     sampler = OnnxSampler(path, providers, batch_hint=max(1, min(options.n, options.batch_size)))
-    samples = generate(OrtStepper(sampler.model), sampler.metadata.vocab, sampler.metadata.max_length, options)
+    samples = sample_items(sampler.model, options)
     doc: dict[str, Any] = {
         "model": sampler.metadata.model,
         "source": str(path),

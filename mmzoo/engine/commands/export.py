@@ -10,7 +10,11 @@ from mmzoo.errors import MmzooError
 EXPORT_DIR = Path("exported")
 
 
-def run_export(target: str, out: Path | None, opset: int, calibrate: bool) -> dict[str, Any]:
+def run_export(target: str, out: Path | None, opset: int, calibrate: bool, generate: bool = False) -> dict[str, Any]:
+    if generate:
+        from mmzoo.engine.generate_export import export_generator
+
+        return export_generator(target, out, lambda o: run_export(target, o, opset, calibrate))
     from mmzoo.corpus import Vocab, load_corpus, split_items
     from mmzoo.engine.batches import tensorize
     from mmzoo.engine.export import ExportInputs, export_model
