@@ -121,6 +121,10 @@ class OnnxModel:
             options.intra_op_num_threads = threads
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.log_severity_level = 3
+            # A generator file's Loop body reads its weights from the outer graph, where
+            # onnxruntime never pre-packs them; pre-packed Gemm weights round differently,
+            # and the step loop must give the generator's items (mmzoo/generate_runtime.py).
+            options.add_session_config_entry("session.disable_prepacking", "1")
             providers = self._providers()
             try:
                 session = ort.InferenceSession(self.model_bytes, sess_options=options, providers=providers)

@@ -46,34 +46,42 @@ class BodyParts:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-def sampling_nodes(logits: str, vocab_size: int) -> list[NodeProto]:
-    """logits[B, V] float -> gen/pick[B] int64 (0 for rows already done), gen/cond.
+def sampling_nodes(logits: str, keepdims: bool, top_k: bool, temperature: bool) -> list[NodeProto]:
+    """logits[B, V] float -> gen/pick (int64, 0 for rows already done), gen/alive_next, gen/cond.
 
-    Outer-scope inputs: gen/temperature64 (double scalar), gen/k (int64 [1]), gen/u_all
-    (double [L, B, 1]); body inputs: gen/iter, gen/done. Same arithmetic as
-    mmzoo.sampling.choose: x = logits / T; x[x < kth largest] = -inf; cdf = cumsum(exp(x -
-    max x)); pick = #(cdf <= u * cdf[-1])."""
-    return [
-        node("Cast", [logits], ["gen/x64"], to=DOUBLE),
-        node("Div", ["gen/x64", "gen/temperature64"], ["gen/xt"]),
-        node("TopK", ["gen/xt", "gen/k"], ["gen/topv", "gen/topi"], axis=1),
-        node("ReduceMin", ["gen/topv", "gen/axis1"], ["gen/kth"], keepdims=1),
-        node("Less", ["gen/xt", "gen/kth"], ["gen/below"]),
-        node("Where", ["gen/below", "gen/neg_inf", "gen/xt"], ["gen/xk"]),
-        node("ReduceMax", ["gen/xk", "gen/axis1"], ["gen/xmax"], keepdims=1),
-        node("Sub", ["gen/xk", "gen/xmax"], ["gen/z"]),
+    pick and alive are [B, 1] with `keepdims`, else [B]. Outer-scope inputs:
+    gen/temperature64 (double scalar), gen/k (int64 [1]), gen/u_all (double [B, L, 1]);
+    body inputs: gen/iter, gen/alive. Same arithmetic as mmzoo.sampling.choose:
+    x = logits / T; x[x < kth largest] = -inf; cdf = cumsum(exp(x - max x));
+    pick = #(cdf <= u * cdf[-1]). A variant without top-k or without the division
+    (temperature 1) leaves those ops out, which changes no result."""
+    nodes = [node("Cast", [logits], ["gen/x64"], to=DOUBLE)]
+    x = "gen/x64"
+    if temperature:
+        nodes.append(node("Div", [x, "gen/temperature64"], ["gen/xt"]))
+        x = "gen/xt"
+    if top_k:
+        nodes += [
+            node("TopK", [x, "gen/k"], ["gen/topv", "gen/topi"], axis=1),
+            node("ReduceMin", ["gen/topv", "gen/axis1"], ["gen/kth"], keepdims=1),
+            node("Less", [x, "gen/kth"], ["gen/below"]),
+            node("Where", ["gen/below", "gen/neg_inf", x], ["gen/xk"]),
+        ]
+        x = "gen/xk"
+    return nodes + [
+        node("ReduceMax", [x, "gen/axis1"], ["gen/xmax"], keepdims=1),
+        node("Sub", [x, "gen/xmax"], ["gen/z"]),
         node("Exp", ["gen/z"], ["gen/p"]),
         node("CumSum", ["gen/p", "gen/axis1_scalar"], ["gen/cdf"]),
         node("Slice", ["gen/cdf", "gen/minus1", "gen/big", "gen/axis1"], ["gen/total"]),  # [B, 1]
-        node("Gather", ["gen/u_all", "gen/iter"], ["gen/u"], axis=0),  # [B, 1]
+        node("Gather", ["gen/u_all", "gen/iter"], ["gen/u"], axis=1),  # [B, 1]
         node("Mul", ["gen/u", "gen/total"], ["gen/target"]),
         node("LessOrEqual", ["gen/cdf", "gen/target"], ["gen/le"]),
         node("Cast", ["gen/le"], ["gen/le64"], to=INT64),
-        node("ReduceSum", ["gen/le64", "gen/axis1"], ["gen/drawn"], keepdims=0),  # [B]
-        node("Where", ["gen/done", "gen/zero", "gen/drawn"], ["gen/pick"]),
-        node("Equal", ["gen/pick", "gen/zero"], ["gen/done_next"]),
-        node("ReduceMax", ["gen/pick"], ["gen/pick_max"], keepdims=0),
-        node("Greater", ["gen/pick_max", "gen/zero"], ["gen/cond"]),
+        node("ReduceSum", ["gen/le64", "gen/axis1"], ["gen/drawn"], keepdims=int(keepdims)),
+        node("Where", ["gen/alive", "gen/drawn", "gen/zero"], ["gen/pick"]),
+        node("Cast", ["gen/pick"], ["gen/alive_next"], to=BOOL),
+        node("ReduceMax", ["gen/alive_next"], ["gen/cond"], keepdims=0),
     ]
 
 
@@ -94,12 +102,14 @@ def body_constants(vocab_size: int) -> list[NodeProto]:
 
 
 def window_parts(context_length: int) -> BodyParts:
-    """idx[B, C]: the last C tokens, left-padded with the boundary token; slide by one."""
+    """idx[B, C]: the last C tokens, left-padded with the boundary token; slide by one.
+    (Window and sequence bodies draw pick as [B, 1], the column they append.)"""
+    if context_length == 1:  # the window is the last token
+        return BodyParts(carried=[Carried("gen/ctx0", "gen/ctx", "gen/pick", INT64)], renames={"idx": "gen/ctx"})
     return BodyParts(
         after=[
-            node("Unsqueeze", ["gen/pick", "gen/axis1"], ["gen/pick_col"]),
             node("Slice", ["gen/ctx", "gen/one1", "gen/big_ctx", "gen/axis1"], ["gen/ctx_tail"]),
-            node("Concat", ["gen/ctx_tail", "gen/pick_col"], ["gen/ctx_next"], axis=1),
+            node("Concat", ["gen/ctx_tail", "gen/pick"], ["gen/ctx_next"], axis=1),
         ],
         carried=[Carried("gen/ctx0", "gen/ctx", "gen/ctx_next", INT64)],
         renames={"idx": "gen/ctx"},
@@ -110,10 +120,7 @@ def sequence_parts(context_length: int) -> BodyParts:
     """idx[B, T]: every token so far (from the boundary token on), the last C of them."""
     return BodyParts(
         before=[node("Slice", ["gen/hist", "gen/minus_ctx", "gen/big_ctx", "gen/axis1"], ["gen/recent"])],
-        after=[
-            node("Unsqueeze", ["gen/pick", "gen/axis1"], ["gen/pick_col"]),
-            node("Concat", ["gen/hist", "gen/pick_col"], ["gen/hist_next"], axis=1),
-        ],
+        after=[node("Concat", ["gen/hist", "gen/pick"], ["gen/hist_next"], axis=1)],
         carried=[Carried("gen/hist0", "gen/hist", "gen/hist_next", INT64)],
         renames={"idx": "gen/recent"},
     )

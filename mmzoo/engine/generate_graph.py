@@ -58,19 +58,15 @@ def build_generator(proto: ModelProto) -> ModelProto:
     states = [(s["input"], s["output"]) for s in json.loads(props["mmzoo.state"])]
     parts = {WINDOW: lambda: window_parts(C), SEQUENCE: lambda: sequence_parts(C), STEP: lambda: step_parts(states)}
     adapter = parts[mode]()
-    body = _body(proto.graph, adapter, V)
-    outer = _outer_nodes(proto.graph, adapter, mode, L, C, V) + [
-        node(
-            "Loop",
-            ["gen/trips", "gen/true", "gen/done0", *(c.initial for c in adapter.carried)],
-            [*(f"gen/final{i}" for i in range(len(adapter.carried) + 1)), "gen/picks"],
-            body=body,
-        ),
-        node("Transpose", ["gen/picks"], ["gen/picks_bt"], perm=[1, 0]),  # [B, N], N <= L iterations ran
-        node("Shape", ["gen/picks_bt"], ["gen/n_ran"], start=1, end=2),
+    keepdims = mode != STEP  # window and sequence bodies append pick[B, 1] as a column
+    outer = _outer_nodes(proto.graph, adapter, mode, L, C, V, keepdims) + [
+        _variants(proto.graph, adapter, V, keepdims),  # -> gen/picks [N, B(, 1)], N <= L iterations ran
+        node("Reshape", ["gen/picks", "gen/keep_n_b"], ["gen/picks_nb"]),
+        node("Transpose", ["gen/picks_nb"], ["gen/picks_bn"], perm=[1, 0]),
+        node("Shape", ["gen/picks_bn"], ["gen/n_ran"], start=1, end=2),
         node("Sub", ["gen/L1", "gen/n_ran"], ["gen/pad_right"]),
         node("Concat", ["gen/zeros3", "gen/pad_right"], ["gen/pads"], axis=0),
-        node("Pad", ["gen/picks_bt", "gen/pads"], ["tokens"]),  # [B, L], 0 after each item
+        node("Pad", ["gen/picks_bn", "gen/pads"], ["tokens"]),  # [B, L], 0 after each item
         node("Constant", [], ["vocab"], value=helper.make_tensor("vocab", TensorProto.INT32, [V], _codes(vocab))),
     ]
     graph = helper.make_graph(
@@ -100,25 +96,55 @@ def _codes(vocab: list[str]) -> list[int]:
     return [ord(tok) for tok in vocab]
 
 
-def _body(graph: GraphProto, adapter: BodyParts, vocab_size: int) -> GraphProto:
-    """iter, cond, *carried -> cond, *carried', pick: one model call and one draw."""
+def _variants(graph: GraphProto, adapter: BodyParts, V: int, keepdims: bool) -> NodeProto:
+    """If top_k is on / if the temperature is not 1: four Loops, each with only the sampling
+    ops it needs (every op in the body runs once per token). Their bodies share the
+    wrapped graph's weights, which stay in the outer graph."""
+
+    def branch(top_k: bool, temperature: bool) -> GraphProto:
+        loop = node(
+            "Loop",
+            ["gen/trips", "gen/true", "gen/alive0", *(c.initial for c in adapter.carried)],
+            [*(f"gen/final{i}" for i in range(len(adapter.carried) + 1)), "gen/picks"],
+            body=_body(graph, adapter, keepdims, top_k, temperature),
+        )
+        return helper.make_graph([loop], "generate", [], [untyped("gen/picks", INT64)])
+
+    def split_on_temperature(top_k: bool) -> GraphProto:
+        on, off = branch(top_k, True), branch(top_k, False)
+        choose = node("If", ["gen/t_on"], ["gen/picks"], then_branch=on, else_branch=off)
+        return helper.make_graph([choose], "by_temperature", [], [untyped("gen/picks", INT64)])
+
+    return node(
+        "If",
+        ["gen/k_on"],
+        ["gen/picks"],
+        then_branch=split_on_temperature(True),
+        else_branch=split_on_temperature(False),
+    )
+
+
+def _body(graph: GraphProto, adapter: BodyParts, keepdims: bool, top_k: bool, temperature: bool) -> GraphProto:
+    """iter, cond, alive, *carried -> cond, alive', *carried', pick: one model call, one draw."""
     model_nodes = [_renamed(n, adapter.renames) for n in graph.node]
     logits = adapter.renames.get("logits", "logits")
-    nodes = adapter.before + model_nodes + sampling_nodes(logits, vocab_size) + adapter.after
-    carried = adapter.carried
+    nodes = adapter.before + model_nodes + sampling_nodes(logits, keepdims, top_k, temperature) + adapter.after
+    scan = "gen/pick"
+    if any(c.nxt == scan for c in adapter.carried):  # also carried: the scan output needs its own name
+        scan = "gen/pick_out"
+        nodes.append(node("Identity", ["gen/pick"], [scan]))
     inputs = [
         helper.make_tensor_value_info("gen/iter", INT64, []),
         helper.make_tensor_value_info("gen/cond_in", BOOL, []),
-        helper.make_tensor_value_info("gen/done", BOOL, None),
-        *(untyped(c.inner, c.elem) for c in carried),
+        untyped("gen/alive", BOOL),
+        *(untyped(c.inner, c.elem) for c in adapter.carried),
     ]
     outputs = [
         helper.make_tensor_value_info("gen/cond", BOOL, []),
-        untyped("gen/done_next", BOOL),
-        *(untyped(c.nxt, c.elem) for c in carried),
-        untyped("gen/pick_out", INT64),
+        untyped("gen/alive_next", BOOL),
+        *(untyped(c.nxt, c.elem) for c in adapter.carried),
+        untyped(scan, INT64),
     ]
-    nodes.append(node("Identity", ["gen/pick"], ["gen/pick_out"]))
     return helper.make_graph(nodes, "generate_step", inputs, outputs)
 
 
@@ -132,9 +158,11 @@ def _renamed(n: NodeProto, renames: dict[str, str]) -> NodeProto:
     return copy
 
 
-def _outer_nodes(graph: GraphProto, adapter: BodyParts, mode: str, L: int, C: int, V: int) -> list[NodeProto]:
-    """Everything computed once per call: the batch size, the uniforms as double [L, B, 1],
-    the temperature as double, the effective k, and the initial carried values."""
+def _outer_nodes(
+    graph: GraphProto, adapter: BodyParts, mode: str, L: int, C: int, V: int, keepdims: bool
+) -> list[NodeProto]:
+    """Everything computed once per call: the batch size, the uniforms as double [B, L, 1],
+    the temperature as double, the effective k, which Loop runs, the initial carried values."""
 
     def const(name: str, dtype: int, dims: list[int], values: list[Any]) -> NodeProto:
         return node("Constant", [], [name], value=helper.make_tensor(name, dtype, dims, values))
@@ -150,16 +178,21 @@ def _outer_nodes(graph: GraphProto, adapter: BodyParts, mode: str, L: int, C: in
         const("gen/minus_ctx", INT64, [1], [-C]),
         node("Shape", ["uniforms"], ["gen/B1"], start=0, end=1),
         node("Cast", ["uniforms"], ["gen/u64"], to=DOUBLE),
-        node("Transpose", ["gen/u64"], ["gen/uT"], perm=[1, 0]),
-        node("Unsqueeze", ["gen/uT", "gen/axis2"], ["gen/u_all"]),
+        node("Unsqueeze", ["gen/u64", "gen/axis2"], ["gen/u_all"]),
         const("gen/axis2", INT64, [1], [2]),
         node("Cast", ["temperature"], ["gen/temperature64"], to=DOUBLE),
-        # k = top_k when 0 < top_k < V, else V (every token kept)
-        node("Greater", ["top_k", "gen/zero"], ["gen/k_on"]),
-        node("Min", ["top_k", "gen/V"], ["gen/k_small"]),
-        node("Where", ["gen/k_on", "gen/k_small", "gen/V"], ["gen/k_scalar"]),
-        node("Reshape", ["gen/k_scalar", "gen/one1"], ["gen/k"]),
-        node("ConstantOfShape", ["gen/B1"], ["gen/done0"], value=helper.make_tensor("f", BOOL, [1], [False])),
+        const("gen/one_f", FLOAT, [], [1.0]),
+        node("Equal", ["temperature", "gen/one_f"], ["gen/t_one"]),
+        node("Not", ["gen/t_one"], ["gen/t_on"]),
+        const("gen/keep_n_b", INT64, [2], [0, -1]),
+        # top-k is on when 0 < top_k < V (as in choose); else no token is masked
+        node("Greater", ["top_k", "gen/zero"], ["gen/k_pos"]),
+        node("Less", ["top_k", "gen/V"], ["gen/k_below_v"]),
+        node("And", ["gen/k_pos", "gen/k_below_v"], ["gen/k_on"]),
+        node("Reshape", ["top_k", "gen/one1"], ["gen/k"]),
+        const("gen/alive_dims", INT64, [1 if keepdims else 0], [1] if keepdims else []),
+        node("Concat", ["gen/B1", "gen/alive_dims"], ["gen/alive_shape"], axis=0),
+        node("ConstantOfShape", ["gen/alive_shape"], ["gen/alive0"], value=helper.make_tensor("t", BOOL, [1], [True])),
     ]
     return _sorted(nodes + _initial_values(graph, adapter, mode, C))
 
