@@ -70,7 +70,7 @@ def build_generator(proto: ModelProto) -> ModelProto:
         node("Constant", [], ["vocab"], value=helper.make_tensor("vocab", TensorProto.INT32, [V], _codes(vocab))),
     ]
     graph = helper.make_graph(
-        outer,
+        _used_only(outer),
         f"{props['mmzoo.model']}-generate",
         [
             helper.make_tensor_value_info("uniforms", FLOAT, ["batch", L]),
@@ -155,6 +155,7 @@ def _renamed(n: NodeProto, renames: dict[str, str]) -> NodeProto:
     copy.CopyFrom(n)
     copy.input[:] = [renames.get(x, x) for x in n.input]
     copy.output[:] = [renames.get(x, x) for x in n.output]
+    del copy.metadata_props[:]  # the exporter's stack traces: four body copies would carry four
     return copy
 
 
@@ -223,6 +224,22 @@ def _initial_values(graph: GraphProto, adapter: BodyParts, mode: str, C: int) ->
         dims = [d.dim_value if d.HasField("dim_value") else 0 for d in shapes[name].dim][1:]
         nodes += [fixed(f"{c.initial}_dims", dims), *zeros(c.initial, [f"{c.initial}_dims"], FLOAT)]
     return nodes
+
+
+def _used_only(nodes: list[NodeProto]) -> list[NodeProto]:
+    """Drop the constants this mode's bodies never read (onnxruntime warns about each)."""
+
+    def reads(graph_nodes: Any) -> set[str]:
+        names: set[str] = set()
+        for n in graph_nodes:
+            names.update(n.input)
+            for attr in n.attribute:
+                for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    names |= reads(sub.node) | {o.name for o in sub.output}
+        return names
+
+    used = reads(nodes) | set(GENERATE_OUTPUTS)
+    return [n for n in nodes if n.op_type != "Constant" or any(o in used for o in n.output)]
 
 
 def _sorted(nodes: list[NodeProto]) -> list[NodeProto]:
