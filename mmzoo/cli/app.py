@@ -210,7 +210,9 @@ def cmd_export(
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
     no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Keep BatchNorm's running statistics."),
     generate: bool = typer.Option(
-        False, "--generate", help="Write a generator file (whole items in one call); TARGET may be an exported .onnx."
+        False,
+        "--generate",
+        help="Also write its generator file X.gen.onnx (whole items in one call); TARGET may be an exported X.onnx.",
     ),
     as_json: bool = JSON_OPT,
 ) -> None:

@@ -5,7 +5,6 @@ items over the wrapped file, for the same uniforms. Torch-free, like generate_gr
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -83,30 +82,25 @@ def check_same_items(src: Path, gen: Path) -> int:
     return compared
 
 
-def export_generator(target: str, out: Path | None, export_plain: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
-    """`mmzoo export TARGET --generate`: TARGET an exported .onnx file (no torch needed), or a
-    run, exported first to a temp file by `export_plain(path)`. The default output is
-    exported/<model>.gen.onnx, or FILE.gen.onnx beside an exported FILE.onnx."""
+def export_generator(
+    target: str, out: Path | None, export_plain: Callable[[Path | None], dict[str, Any]]
+) -> dict[str, Any]:
+    """`mmzoo export TARGET --generate`. TARGET a run: export it as usual (`export_plain(out)`,
+    default exported/<model>.onnx) and write its generator beside it, X.onnx -> X.gen.onnx.
+    TARGET an exported FILE.onnx (no torch needed): write FILE.gen.onnx, or `out`."""
     if target.endswith(".onnx"):
         src = Path(target)
         doc = write_generator(src, out or generator_path(src))
+        summary: dict[str, Any] = {"from": doc["source"]}
     else:
-        with tempfile.TemporaryDirectory(prefix="mmzoo-gen-") as tmp:
-            plain = export_plain(Path(tmp) / "plain.onnx")
-            model = _model_name(Path(plain["path"]))
-            doc = write_generator(Path(plain["path"]), out or Path("exported") / f"{model}.gen.onnx")
-            doc["source"] = plain["run"]
+        plain = export_plain(out)
+        doc = write_generator(Path(plain["path"]), generator_path(Path(plain["path"])))
+        doc["export"] = plain
+        summary = dict(plain["summary"])
     doc["summary"] = {
-        "path": doc["path"],
-        "size": f"{doc['size_bytes'] / 1024:.1f} KiB",
-        "from": doc["source"],
+        **summary,
+        "generator": doc["path"],
+        "generator size": f"{doc['size_bytes'] / 1024:.1f} KiB",
         "same items as the step loop": doc["items_checked"],
     }
     return doc
-
-
-def _model_name(path: Path) -> str:
-    import onnx
-
-    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    return props["mmzoo.model"]
