@@ -15,6 +15,8 @@ import numpy as np
 from mmzoo.errors import MmzooError
 from mmzoo.sampling import SampleOptions, uniform_table
 
+TABLE_ROWS = 4096  # items whose uniforms are drawn in one numpy call
+
 
 def decode(tokens: np.ndarray, vocab: Sequence[str]) -> list[str]:
     """tokens[B, L]: each row an item, then 0s (the boundary token) to the end."""
@@ -44,9 +46,13 @@ def generate_with_file(model: Any, options: SampleOptions) -> list[str]:
         )
     meta = model.metadata
     out: list[str] = []
-    for start in range(0, options.n, options.batch_size):
-        ids = np.arange(start, min(options.n, start + options.batch_size))
-        u = uniform_table(options.seed, ids, meta.max_length)  # [B, max_length] float32
-        tokens = run_generator(model.session_for(len(ids)), u, options.temperature, options.top_k)
-        out.extend(decode(tokens, meta.vocab))
+    B = options.batch_size
+    chunk = B * max(1, TABLE_ROWS // B)  # uniforms for many small batches at once: numpy's per-call cost
+    for first in range(0, options.n, chunk):
+        ids = np.arange(first, min(options.n, first + chunk))
+        table = uniform_table(options.seed, ids, meta.max_length)  # [items, max_length] float32
+        for start in range(0, len(ids), B):
+            u = table[start : start + B]
+            tokens = run_generator(model.session_for(len(u)), u, options.temperature, options.top_k)
+            out.extend(decode(tokens, meta.vocab))
     return out

@@ -102,17 +102,20 @@ def _variants(graph: GraphProto, adapter: BodyParts, V: int, keepdims: bool) -> 
     wrapped graph's weights, which stay in the outer graph."""
 
     def branch(top_k: bool, temperature: bool) -> GraphProto:
+        # what only this variant reads is made inside its branch: nothing runs for nothing
+        prep = [node("Cast", ["temperature"], ["gen/temperature64"], to=DOUBLE)] if temperature else []
+        prep += [node("Reshape", ["top_k", "gen/one1"], ["gen/k"])] if top_k else []
         loop = node(
             "Loop",
             ["gen/trips", "gen/true", "gen/alive0", *(c.initial for c in adapter.carried)],
             [*(f"gen/final{i}" for i in range(len(adapter.carried) + 1)), "gen/picks"],
             body=_body(graph, adapter, keepdims, top_k, temperature),
         )
-        return helper.make_graph([loop], "generate", [], [untyped("gen/picks", INT64)])
+        return helper.make_graph([*prep, loop], "generate", [], [untyped("gen/picks", INT64)])
 
     def split_on_temperature(top_k: bool) -> GraphProto:
         on, off = branch(top_k, True), branch(top_k, False)
-        choose = node("If", ["gen/t_on"], ["gen/picks"], then_branch=on, else_branch=off)
+        choose = node("If", ["gen/t_one"], ["gen/picks"], then_branch=off, else_branch=on)
         return helper.make_graph([choose], "by_temperature", [], [untyped("gen/picks", INT64)])
 
     return node(
@@ -181,19 +184,16 @@ def _outer_nodes(
         node("Cast", ["uniforms"], ["gen/u64"], to=DOUBLE),
         node("Unsqueeze", ["gen/u64", "gen/axis2"], ["gen/u_all"]),
         const("gen/axis2", INT64, [1], [2]),
-        node("Cast", ["temperature"], ["gen/temperature64"], to=DOUBLE),
         const("gen/one_f", FLOAT, [], [1.0]),
         node("Equal", ["temperature", "gen/one_f"], ["gen/t_one"]),
-        node("Not", ["gen/t_one"], ["gen/t_on"]),
         const("gen/keep_n_b", INT64, [2], [0, -1]),
         # top-k is on when 0 < top_k < V (as in choose); else no token is masked
         node("Greater", ["top_k", "gen/zero"], ["gen/k_pos"]),
         node("Less", ["top_k", "gen/V"], ["gen/k_below_v"]),
         node("And", ["gen/k_pos", "gen/k_below_v"], ["gen/k_on"]),
-        node("Reshape", ["top_k", "gen/one1"], ["gen/k"]),
-        const("gen/alive_dims", INT64, [1 if keepdims else 0], [1] if keepdims else []),
-        node("Concat", ["gen/B1", "gen/alive_dims"], ["gen/alive_shape"], axis=0),
-        node("ConstantOfShape", ["gen/alive_shape"], ["gen/alive0"], value=helper.make_tensor("t", BOOL, [1], [True])),
+        # every row alive: [1, 1] (or [1]) broadcasts against the batch in the first draw, after
+        # which alive is [B, 1] ([B]); a loop-carried value may change shape between iterations
+        const("gen/alive0", BOOL, [1, 1] if keepdims else [1], [True]),
     ]
     return _sorted(nodes + _initial_values(graph, adapter, mode, C))
 
