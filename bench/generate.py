@@ -44,6 +44,18 @@ def one_call_seconds(path: Path, repeats: int, calls: int = 2000) -> float:
     return median_seconds(lambda: [session.run(None, feeds) for _ in range(calls)], repeats) / calls
 
 
+def one_item_seconds(gen: Any, n: int, repeats: int) -> float:
+    """Seconds per token of the generator's session.run alone at batch 1, uniforms made beforehand."""
+    from mmzoo.generate_runtime import run_generator
+    from mmzoo.sampling import uniform_table
+
+    table = uniform_table(1, np.arange(n), gen.metadata.max_length)
+    session = gen.session_for(1)
+    tokens = sum(int(min((row != 0).sum() + 1, row.size)) for row in run_generator(session, table, 1.0, None))
+    per_run = median_seconds(lambda: [run_generator(session, table[i : i + 1], 1.0, None) for i in range(n)], repeats)
+    return per_run / tokens
+
+
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -66,6 +78,7 @@ def measure(name: str, repeats: int) -> dict[str, float]:
     loop = OnnxModel(EXPORTED / f"names-{name}.onnx", ["cpu"])
     gen = OnnxModel(EXPORTED / f"names-{name}.gen.onnx", ["cpu"])
     row: dict[str, float] = {"floor_s": one_call_seconds(EXPORTED / f"names-{name}.onnx", repeats)}
+    row["call_s"] = one_item_seconds(gen, RUNS[1], repeats)
     for batch, n in RUNS.items():
         options = SampleOptions(n, seed=1, batch_size=batch)
         times: dict[str, list[float]] = {"loop": [], "gen": []}
@@ -85,15 +98,16 @@ def table(rows: dict[str, dict[str, float]], repeats: int) -> list[str]:
         f"Generator file vs step/window loop (`python bench/generate.py`, medians of {repeats} interleaved runs; "
         "floor = one session.run of the step/window graph at batch 1):",
         "",
-        "| model | floor us | loop names/s, batch 1 | generator names/s, batch 1 | generator us/token "
-        "| vs floor | loop names/s, batch 1000 | generator names/s, batch 1000 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | floor us | generator us/token: session.run | vs floor | with OnnxSampler | vs floor "
+        "| batch 1 names/s: loop | generator | batch 1000 names/s: loop | generator |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
-        per_token = 1 / (r["gen_1"] * r["tokens"])
+        sampler = 1 / (r["gen_1"] * r["tokens"])
         lines.append(
-            f"| {name} | {r['floor_s'] * 1e6:.1f} | {r['loop_1']:,.0f} | {r['gen_1']:,.0f} "
-            f"({r['gen_1'] / r['loop_1']:.2f}x) | {per_token * 1e6:.1f} | {per_token / r['floor_s']:.2f}x "
+            f"| {name} | {r['floor_s'] * 1e6:.1f} | {r['call_s'] * 1e6:.1f} | {r['call_s'] / r['floor_s']:.2f}x "
+            f"| {sampler * 1e6:.1f} | {sampler / r['floor_s']:.2f}x | {r['loop_1']:,.0f} "
+            f"| {r['gen_1']:,.0f} ({r['gen_1'] / r['loop_1']:.2f}x) "
             f"| {r['loop_1000']:,.0f} | {r['gen_1000']:,.0f} ({r['gen_1000'] / r['loop_1000']:.2f}x) |"
         )
     tokens = statistics.mean(r["tokens"] for r in rows.values())
