@@ -176,6 +176,8 @@ class OrtStepper:
     """Feeds the numpy sampling loop from an onnxruntime session, in any input mode."""
 
     def __init__(self, model: OnnxModel) -> None:
+        if model.metadata.mode == GENERATE:
+            raise MmzooError(f"{model.path} is a generator file: it takes whole batches, not single steps")
         self.model = model
         self.meta = model.metadata
         self.session: Any = None
