@@ -31,7 +31,7 @@ lectures' 80/10/10 split), exported with `mmzoo export`. Sample one without trai
 
     mmzoo sample exported/names-transformer.onnx
 
-Beside each, `names-<model>.gen.onnx` is its generator file (docs/onnx.md): the same
+Beside each, `names-<model>.gen.onnx` is its generator file (docs/generate.md): the same
 network in an ONNX Loop that samples whole names in one onnxruntime call, made from
 the `.onnx` file by scripts/make_generators.py (no retraining), same names for the
 same seed:
