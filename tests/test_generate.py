@@ -190,3 +190,37 @@ def test_plugin_model_generator_matches_its_loop(mode: str, plugin_site: Path, t
     for options in (SampleOptions(300, 1.0, None, "", 2, 300), SampleOptions(100, 0.7, 3, "", 3, 7)):
         want = sample_items(loop, options)
         assert sample_items(one_call, options) == want and len(set(want)) > 1
+
+
+def test_uniforms_follow_the_documented_hash() -> None:
+    """docs/generate.md's formula, in plain Python integers, against uniform_table."""
+    from mmzoo.sampling import uniform_table
+
+    mask = (1 << 64) - 1
+
+    def splitmix64(x: int) -> int:
+        z = (x + 0x9E3779B97F4A7C15) & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    for seed in (0, 1, 12345, -1):
+        table = uniform_table(seed, np.arange(5), 16)
+        assert table.dtype == np.float32 and ((table >= 0) & (table < 1)).all()
+        key = splitmix64(seed & mask)
+        for i in range(5):
+            item = splitmix64(key ^ ((i * 0x100000001B3) & mask))
+            assert [splitmix64(item ^ t) >> 40 for t in range(16)] == (table[i] * 2**24).astype(np.int64).tolist()
+
+
+def test_top_k_outside_one_to_vocab_means_off() -> None:
+    s = session(EXPORTED / "names-gru.gen.onnx")
+    u = np.random.default_rng(0).random((50, 16), dtype=np.float32)
+
+    def run(top_k: int) -> np.ndarray:
+        return s.run(["tokens"], {"uniforms": u, "temperature": np.array(1.3, np.float32), "top_k": np.array(top_k)})[0]
+
+    off = run(0)
+    for top_k in (-5, 27, 10**12):
+        assert (run(top_k) == off).all()
+    assert (run(2) != off).any()
