@@ -29,7 +29,7 @@ def uniform_table(seed: int, items: np.ndarray, steps: int) -> np.ndarray:
     """uniforms[i, t] in [0, 1), float32, a pure function of (seed, item i, step t).
 
     The top 24 bits of the hash over 2**24: exact in float32, the dtype a generator
-    file takes (docs/onnx.md), so the numpy loop and the graph draw the same numbers.
+    file takes (docs/generate.md), so the numpy loop and the graph draw the same numbers.
     Made for a whole batch at once: at batch 1 the per-call numpy overhead, not
     the arithmetic, is what costs.
     """
