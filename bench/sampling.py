@@ -2,10 +2,12 @@
 of the torch-free command. Not a test: timings here are noisy, so every figure is
 a median of repeats, compared as ratios within one run.
 
-    python bench/sampling.py [--run RUN_DIR] [--repeats 5]
+    python bench/sampling.py [--run RUN_DIR] [--repeats 5] [--generate-only]
 
 Without --run it uses the newest runs/mlp-bn, training one (defaults, built-in
-names) if there is none. Writes bench/results/sampling.md and prints it.
+names) if there is none. Then bench/generate.py's table: every pretrained model's
+generator file against its step/window loop and the one-call floor (--generate-only:
+just that table, no run needed). Writes bench/results/sampling.md and prints it.
 """
 
 from __future__ import annotations
@@ -64,8 +66,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="a trained mlp-bn run folder")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--generate-only", action="store_true", help="only the generator-file table")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    from generate import EXPORTED, generate_bench
+
+    lines = [] if args.generate_only else eager_tables(args)
+    models = sorted(p.name[len("names-") : -len(".gen.onnx")] for p in EXPORTED.glob("names-*.gen.onnx"))
+    text = "\n".join(lines + generate_bench(models, max(3, args.repeats // 2)))
+    (RESULTS / "sampling.md").write_text(text)
+    print(text)
+    return 0
+
+
+def eager_tables(args: argparse.Namespace) -> list[str]:
+    """mlp-bn: the onnxruntime loop against eager torch, and the commands' start-up."""
     from mmzoo.engine.runs import load_run, newest_run
     from mmzoo.runtime import OnnxSampler
 
@@ -74,7 +90,6 @@ def main() -> int:
         print("no mlp-bn run: training one with its defaults", file=sys.stderr)
         run_cmd([MMZOO, "train", "mlp-bn"])
         run_dir = newest_run("mlp-bn")
-    RESULTS.mkdir(parents=True, exist_ok=True)
     onnx_path = RESULTS / "mlp-bn.onnx"
     run_cmd([MMZOO, "export", str(run_dir), "--out", str(onnx_path)])
     run = load_run(run_dir)
@@ -112,10 +127,7 @@ def main() -> int:
         f'| `python -c "import onnxruntime, numpy"` | {bare:.2f} | onnx command is {cmd_onnx / bare:.2f}x this |',
         "",
     ]
-    text = "\n".join(lines)
-    (RESULTS / "sampling.md").write_text(text)
-    print(text)
-    return 0
+    return lines
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 WINDOW, SEQUENCE, STEP = "window", "sequence", "step"
 MODES = (WINDOW, SEQUENCE, STEP)
 DEFAULT_MODE = SEQUENCE  # what a model without `input_mode` is taken to be
+GENERATE = "generate"  # a generator file's `mmzoo.input`: whole items in one call (not a model mode)
 
 
 def input_mode_of(model: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mmzoo.contract import FORMAT_VERSION, MODES, REQUIRED_KEYS, SPLIT_SEED
+from mmzoo.contract import FORMAT_VERSION, GENERATE, MODES, REQUIRED_KEYS, SPLIT_SEED
 from mmzoo.errors import MmzooError
 from mmzoo.onnx_file import read_checked
 from mmzoo.sampling import SampleOptions, generate
@@ -99,7 +99,7 @@ class Metadata:
             )
         except (ValueError, TypeError) as exc:
             raise MmzooError(f"{path} has malformed mmzoo metadata: {exc}") from None
-        if meta.mode not in MODES:
+        if meta.mode not in (*MODES, GENERATE):
             raise MmzooError(f"{path}: unknown input mode {meta.mode!r}")
         return meta
 
@@ -124,6 +124,10 @@ class OnnxModel:
             options.intra_op_num_threads = threads
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.log_severity_level = 3
+            # A generator file's Loop body reads its weights from the outer graph, where
+            # onnxruntime never pre-packs them; pre-packed Gemm weights round differently,
+            # and the step loop must give the generator's items (mmzoo/generate_runtime.py).
+            options.add_session_config_entry("session.disable_prepacking", "1")
             providers = self._providers()
             try:
                 session = ort.InferenceSession(self.model_bytes, sess_options=options, providers=providers)
@@ -193,6 +197,8 @@ class OrtStepper:
     """Feeds the numpy sampling loop from an onnxruntime session, in any input mode."""
 
     def __init__(self, model: OnnxModel) -> None:
+        if model.metadata.mode == GENERATE:
+            raise MmzooError(f"{model.path} is a generator file: it takes whole batches, not single steps")
         self.model = model
         self.meta = model.metadata
         self.session: Any = None
@@ -274,13 +280,21 @@ class OnnxSampler:
         seed: int = 0,
         batch_size: int = 1000,
     ) -> list[str]:
-        options = SampleOptions(n, temperature, top_k, prefix, seed, batch_size)
-        return generate(OrtStepper(self.model), self.metadata.vocab, self.metadata.max_length, options)
+        return sample_items(self.model, SampleOptions(n, temperature, top_k, prefix, seed, batch_size))
+
+
+def sample_items(model: OnnxModel, options: SampleOptions) -> list[str]:
+    """A generator file in one call per batch, any other file through the numpy loop."""
+    if model.metadata.mode == GENERATE:
+        from mmzoo.generate_runtime import generate_with_file
+
+        return generate_with_file(model, options)
+    return generate(OrtStepper(model), model.metadata.vocab, model.metadata.max_length, options)
 
 
 def sample_onnx_file(path: Path, options: SampleOptions, providers: Sequence[str]) -> dict[str, Any]:
     sampler = OnnxSampler(path, providers, batch_hint=max(1, min(options.n, options.batch_size)))
-    samples = generate(OrtStepper(sampler.model), sampler.metadata.vocab, sampler.metadata.max_length, options)
+    samples = sample_items(sampler.model, options)
     doc: dict[str, Any] = {
         "model": sampler.metadata.model,
         "source": str(path),

@@ -26,8 +26,10 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 def uniform_table(seed: int, items: np.ndarray, steps: int) -> np.ndarray:
-    """uniforms[i, t] in [0, 1), a pure function of (seed, item i, step t).
+    """uniforms[i, t] in [0, 1), float32, a pure function of (seed, item i, step t).
 
+    The top 24 bits of the hash over 2**24: exact in float32, the dtype a generator
+    file takes (docs/generate.md), so the numpy loop and the graph draw the same numbers.
     Made for a whole batch at once: at batch 1 the per-call numpy overhead, not
     the arithmetic, is what costs.
     """
@@ -35,12 +37,17 @@ def uniform_table(seed: int, items: np.ndarray, steps: int) -> np.ndarray:
         key = _splitmix64(np.asarray([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
         per_item = _splitmix64(key ^ (items.astype(np.uint64) * np.uint64(0x100000001B3)))
         x = _splitmix64(per_item[:, None] ^ np.arange(steps, dtype=np.uint64)[None, :])
-    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return (x >> np.uint64(40)).astype(np.float32) / np.float32(1 << 24)
 
 
 def choose(logits: np.ndarray, u: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
-    """Sample one token per row from softmax(logits / T), restricted to the top k."""
+    """Sample one token per row from softmax(logits / T), restricted to the top k.
+
+    In float64 from float32 inputs (the temperature rounded to float32 too), exactly
+    as a generator file's graph computes it (mmzoo/engine/generate_body.py)."""
     logits = logits.astype(np.float64)
+    u = np.asarray(u, dtype=np.float32).astype(np.float64)
+    temperature = float(np.float32(temperature))
     if temperature != 1.0:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             scaled = logits / temperature

@@ -31,6 +31,13 @@ lectures' 80/10/10 split), exported with `mmzoo export`. Sample one without trai
 
     mmzoo sample exported/names-transformer.onnx
 
+Beside each, `names-<model>.gen.onnx` is its generator file (docs/generate.md): the same
+network in an ONNX Loop that samples whole names in one onnxruntime call, made from
+the `.onnx` file by scripts/make_generators.py (no retraining), same names for the
+same seed:
+
+    mmzoo sample exported/names-transformer.gen.onnx
+
 `val loss` is the exported model's mean NLL per character on the val split (after
 BatchNorm calibration where there is one); `train s` is the wall-clock training time
 on the machine that ran `make zoo`, so it depends on that machine and its load.
@@ -150,6 +157,8 @@ def main() -> int:
             write_readme(rows, order, args.seed, len(load_corpus("names").items))  # after each: progress survives
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # and each file's generator (exported/names-<model>.gen.onnx), made from the file itself
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_generators.py"), *wanted], check=True)
     return 0
 
 

@@ -52,7 +52,10 @@ def ort_val_loss(path: Path) -> float:
 
 def test_the_table_lists_every_builtin_model() -> None:
     assert sorted(TABLE) == sorted(builtin_models())
-    assert sorted(p.name for p in EXPORTED.glob("names-*.onnx")) == sorted(f"names-{m}.onnx" for m in TABLE)
+    files = [
+        p.name for p in EXPORTED.glob("names-*.onnx") if not p.name.endswith(".gen.onnx")
+    ]  # generators: test_generate
+    assert sorted(files) == sorted(f"names-{m}.onnx" for m in TABLE)
 
 
 @pytest.mark.parametrize("name", builtin_models())

@@ -227,12 +227,17 @@ def cmd_export(
     out: Path | None = typer.Option(None, "--out", help="Output path (default exported/<model>.onnx)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
     no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Keep BatchNorm's running statistics."),
+    generate: bool = typer.Option(
+        False,
+        "--generate",
+        help="Also write its generator file X.gen.onnx (whole items in one call); TARGET may be an exported X.onnx.",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Fold BatchNorm, export to ONNX, and check parity under onnxruntime."""
     from mmzoo.engine.commands.export import run_export
 
-    doc = run_export(target, out, opset, calibrate=not no_calibrate)
+    doc = run_export(target, out, opset, calibrate=not no_calibrate, generate=generate)
     if as_json:
         print_json(doc)
         return

@@ -11,7 +11,11 @@ from mmzoo.errors import MmzooError, UsageError
 EXPORT_DIR = Path("exported")
 
 
-def run_export(target: str, out: Path | None, opset: int, calibrate: bool) -> dict[str, Any]:
+def run_export(target: str, out: Path | None, opset: int, calibrate: bool, generate: bool = False) -> dict[str, Any]:
+    if generate:
+        from mmzoo.engine.generate_export import export_generator
+
+        return export_generator(target, out, lambda o: run_export(target, o, opset, calibrate))
     from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, split_items
     from mmzoo.engine.batches import tensorize
     from mmzoo.engine.export import ExportInputs, export_model

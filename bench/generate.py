@@ -1,0 +1,134 @@
+"""Generator files against the numpy step loop, for every pretrained model, in one run:
+names/s at batch 1 and 1000 through mmzoo.runtime (the generator file, one onnxruntime
+call per batch; the step/window file, one call per token), and the one-call floor: a
+single session.run of the step/window graph at batch 1, mid-item (position 4).
+
+    python bench/generate.py [--repeats 3] [--models gru mlp-bn ...]
+
+Timings are medians of interleaved repeats (loop, generator, loop, ...), so a change
+in the machine's load hits both alike; compare the ratios, not the absolute figures.
+bench/sampling.py calls it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPORTED = ROOT / "exported"
+RUNS = {1: 300, 1000: 3000}  # batch size -> names per timed run
+
+
+def one_call_seconds(path: Path, repeats: int, calls: int = 2000) -> float:
+    """One session.run of the step/window graph at batch 1, fed as the loop feeds it at position 4."""
+    from mmzoo.runtime import OnnxModel, OrtStepper
+
+    model = OnnxModel(path, ["cpu"])
+    stepper = OrtStepper(model)
+    stepper.start(1)
+    for token in (0, 1, 14, 14):  # ".ann": the state after four tokens
+        stepper.feed(np.array([token]))
+    session, meta = stepper.session, model.metadata
+    if meta.mode == "step":
+        feeds: dict[str, Any] = {"idx": np.array([1]), "pos": np.array(stepper.pos, dtype=np.int64), **stepper.state}
+    else:
+        feeds = {"idx": stepper.history[:, -meta.context_length :]}
+    return median_seconds(lambda: [session.run(None, feeds) for _ in range(calls)], repeats) / calls
+
+
+def one_item_seconds(gen: Any, n: int, repeats: int) -> float:
+    """Seconds per token of the generator's session.run alone at batch 1, uniforms made beforehand."""
+    from mmzoo.generate_runtime import run_generator
+    from mmzoo.sampling import uniform_table
+
+    table = uniform_table(1, np.arange(n), gen.metadata.max_length)
+    session = gen.session_for(1)
+    tokens = sum(int(min((row != 0).sum() + 1, row.size)) for row in run_generator(session, table, 1.0, None))
+    per_run = median_seconds(lambda: [run_generator(session, table[i : i + 1], 1.0, None) for i in range(n)], repeats)
+    return per_run / tokens
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def tokens_per_name(samples: list[str], max_length: int) -> float:
+    """Tokens drawn per name: its characters and the ending boundary token, up to max_length."""
+    return sum(min(len(s) + 1, max_length) for s in samples) / len(samples)
+
+
+def measure(name: str, repeats: int) -> dict[str, float]:
+    """names/s for the loop and the generator at each batch size, the floor, tokens per name."""
+    from mmzoo.runtime import OnnxModel, sample_items
+    from mmzoo.sampling import SampleOptions
+
+    loop = OnnxModel(EXPORTED / f"names-{name}.onnx", ["cpu"])
+    gen = OnnxModel(EXPORTED / f"names-{name}.gen.onnx", ["cpu"])
+    row: dict[str, float] = {"floor_s": one_call_seconds(EXPORTED / f"names-{name}.onnx", repeats)}
+    row["call_s"] = one_item_seconds(gen, RUNS[1], repeats)
+    for batch, n in RUNS.items():
+        options = SampleOptions(n, seed=1, batch_size=batch)
+        times: dict[str, list[float]] = {"loop": [], "gen": []}
+        for _ in range(repeats):
+            for key, model in (("loop", loop), ("gen", gen)):
+                start = time.perf_counter()
+                samples = sample_items(model, options)
+                times[key].append(time.perf_counter() - start)
+        for key, t in times.items():
+            row[f"{key}_{batch}"] = n / statistics.median(t)
+        row["tokens"] = tokens_per_name(samples, loop.metadata.max_length)
+    return row
+
+
+def table(rows: dict[str, dict[str, float]], repeats: int) -> list[str]:
+    lines = [
+        f"Generator file vs step/window loop (`python bench/generate.py`, medians of {repeats} interleaved runs; "
+        "floor = one session.run of the step/window graph at batch 1):",
+        "",
+        "| model | floor us | generator us/token: session.run | vs floor | with OnnxSampler | vs floor "
+        "| batch 1 names/s: loop | generator | batch 1000 names/s: loop | generator |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        sampler = 1 / (r["gen_1"] * r["tokens"])
+        lines.append(
+            f"| {name} | {r['floor_s'] * 1e6:.1f} | {r['call_s'] * 1e6:.1f} | {r['call_s'] / r['floor_s']:.2f}x "
+            f"| {sampler * 1e6:.1f} | {sampler / r['floor_s']:.2f}x | {r['loop_1']:,.0f} "
+            f"| {r['gen_1']:,.0f} ({r['gen_1'] / r['loop_1']:.2f}x) "
+            f"| {r['loop_1000']:,.0f} | {r['gen_1000']:,.0f} ({r['gen_1000'] / r['loop_1000']:.2f}x) |"
+        )
+    tokens = statistics.mean(r["tokens"] for r in rows.values())
+    lines += ["", f"({tokens:.1f} tokens a name on average, the ending boundary token included.)", ""]
+    return lines
+
+
+def generate_bench(models: list[str], repeats: int) -> list[str]:
+    return table({name: measure(name, repeats) for name in models}, repeats)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", nargs="*", help="default: every exported/names-*.gen.onnx")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    models = args.models or sorted(p.name[len("names-") : -len(".gen.onnx")] for p in EXPORTED.glob("*.gen.onnx"))
+    print("\n".join(generate_bench(models, args.repeats)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
