@@ -102,6 +102,7 @@ def test_compare_batchnorm_on_and_off(small_data: Path, tmp_path: Path) -> None:
     assert "bn=on" in table and "bn=off" in table
 
 
+@pytest.mark.slow  # five one-step diagnoses of the deep mlp-bn
 def test_gain_without_batchnorm_tells_the_lecture_story(small_data: Path) -> None:
     """No BatchNorm: a small gain shrinks the activations layer by layer, a big one
     saturates tanh; with BatchNorm the same gains change nothing at init."""
@@ -123,6 +124,7 @@ def test_last_layer_scale_sets_the_initial_loss(small_data: Path) -> None:
     assert loss["0.1"] < loss["1"] < loss["10"] and loss["10"] > uniform + 1  # confidently wrong at init
 
 
+@pytest.mark.slow  # three diagnoses, figures drawn
 def test_gain_shortcut_and_kaiming_reinit(small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     rc, _ = cli_run("diagnose", "mlp-bn", "--steps", "1", "--gain", "0.5", "--last-scale", "0.2", "--data",
                     str(small_data), "--out", str(tmp_path / "a"), "--json")  # fmt: skip
