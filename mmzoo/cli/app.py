@@ -208,13 +208,17 @@ def cmd_export(
     target: str = typer.Argument(..., help="A model name (its newest run), a run folder or a checkpoint."),
     out: Path | None = typer.Option(None, "--out", help="Output path (default exported/<model>.onnx)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
-    no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Keep BatchNorm's running statistics."),
+    calibrate: bool | None = typer.Option(
+        None,
+        "--calibrate/--no-calibrate",
+        help="BatchNorm statistics: recalibrated on train data, or the running ones (default: the better on val).",
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Fold BatchNorm, export to ONNX, and check parity under onnxruntime."""
     from mmzoo.engine.commands.export import run_export
 
-    doc = run_export(target, out, opset, calibrate=not no_calibrate)
+    doc = run_export(target, out, opset, calibrate=calibrate)
     if as_json:
         print_json(doc)
         return

@@ -69,6 +69,11 @@ def run_train(
         if created and not (run_dir / checkpoint.META).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # no empty run for `mmzoo sample MODEL` to trip on
         raise
+    from mmzoo.engine.causality import suspicious_loss_warning
+
+    warning = suspicious_loss_warning(result.best_val_loss, corpus.items)
+    if warning:
+        print(f"mmzoo: warning: {warning}", file=sys.stderr)
     if not quiet:
         status = "interrupted; best checkpoint kept" if result.interrupted else "done"
         print(
