@@ -131,8 +131,19 @@ class ModelSpec:
         return found
 
     def create(self, config: Any, vocab_size: int) -> Any:
-        """A new, untrained network for this config and vocabulary size."""
-        return self.builder()(config, vocab_size)
+        """A new, untrained network for this config and vocabulary size. A build that
+        raises becomes one MmzooError naming the plugin and the error."""
+        build = self.builder()
+        try:
+            return build(config, vocab_size)
+        except MmzooError:
+            raise
+        except Exception as exc:
+            lines = str(exc).strip().splitlines()
+            by = f" (plugin {self.plugin})" if self.plugin and self.plugin != "mmzoo" else ""
+            raise MmzooError(
+                f"{self.name}{by}: build() raised {type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+            ) from None
 
     def make_config(self, preset: str | None = None, overrides: dict[str, str] | None = None) -> Any:
         """The default config, a preset applied, then `--set key=value` overrides parsed by field type."""
@@ -201,8 +212,8 @@ def parse_value(raw: str | Any, default: Any, key: str) -> Any:
             return int(raw)
         if isinstance(default, float):
             return float(raw)
-        if isinstance(default, tuple):
-            return tuple(int(part) for part in raw.split(",") if part)
+        if isinstance(default, tuple):  # "1,2", or "(1, 2)" as `mmzoo list` prints it
+            return tuple(int(part) for part in raw.strip().strip("()[]").split(",") if part.strip())
     except ValueError:
         raise MmzooError(f"--set {key}={raw}: expected a {type(default).__name__}") from None
     return raw

@@ -60,6 +60,9 @@ def cmd_list(
             for r in rows
         ],
     )
+    for r in rows:  # why a params cell shows "?"
+        if r["error"]:
+            print(f"mmzoo: warning: {r['error']}", file=sys.stderr)
     if len(rows) == 1 and pattern == rows[0]["name"]:
         _print_settings(rows[0])
 
