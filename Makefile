@@ -27,9 +27,11 @@ demo: install
 
 # pytest's exit code 5 ("no tests collected") counts as a failure: there must be tests.
 # The mmzoo-lstm plugin is installed like any third-party plugin, and its own tests
-# run too (pyproject's testpaths).
+# run too (pyproject's testpaths). tests/plugin_pkgs/mmzoo-testnets holds the
+# networks the export tests need (conv nets, a non-causal one), installed the same way.
 test: install
 	$(PIP) install -q -c constraints.txt --no-deps -e ./plugins/mmzoo-lstm
+	$(PIP) install -q -c constraints.txt --no-deps -e ./tests/plugin_pkgs/mmzoo-testnets
 	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: no tests collected" >&2; exit 1; fi; exit $$rc
 
 lint: install
