@@ -141,3 +141,32 @@ def test_a_linear_that_feeds_more_than_its_batchnorm_keeps_its_weights() -> None
     assert folded.how == "as Mul + Add (its input is also used by another op)"
     with torch.no_grad():
         assert np.abs(_run(proto, x) - net(x).numpy()).max() <= 1e-5
+
+
+def test_export_refuses_a_fold_that_moves_the_logits_and_names_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sloppy fold (its shift 1% off) must be caught by the 1e-5 check and blamed on the first layer."""
+    from mmzoo.engine import fold
+    from mmzoo.engine.batches import SplitTensors
+    from mmzoo.engine.export import plan_for, to_onnx
+    from mmzoo.engine.parity import check_fold
+    from mmzoo.errors import MmzooError
+    from mmzoo.plugins import get_zoo
+
+    spec = get_zoo().model("wavenet")
+    torch.manual_seed(0)
+    model = spec.create(spec.make_config(overrides={"n_embd": "4", "n_hidden": "8"}), 27).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-1, 1)
+    plan = plan_for(model)
+    proto = to_onnx(plan, 20)
+    unfolded = proto.SerializeToString()
+    real = fold._scale_source
+    monkeypatch.setattr(
+        fold, "_scale_source", lambda g, src, scale, shift, like: real(g, src, scale, shift * 1.01, like)
+    )
+    layers = fold.fold_graph(proto)
+    val = SplitTensors(torch.randint(0, 27, (64, 8)), torch.randint(0, 27, (64,)))
+    with pytest.raises(MmzooError, match=r"folding BatchNorm levels\.2 into MatMul via Transpose moves the logits"):
+        check_fold(unfolded, proto, layers, model, plan, val)
