@@ -27,11 +27,13 @@ demo: install
 
 # pytest's exit code 5 ("no tests collected") counts as a failure: there must be tests.
 # The mmzoo-lstm plugin is installed like any third-party plugin, and its own tests
-# run too (pyproject's testpaths).
+# run too (pyproject's testpaths). tests/plugin_pkgs/mmzoo-testnets holds the
+# networks the export tests need (conv nets, a non-causal one), installed the same way.
 PYTEST_RUN = rc=$$?; if [ $$rc -eq 5 ]; then echo "make test: no tests collected" >&2; exit 1; fi; exit $$rc
 
 plugins-installed: install
 	$(PIP) install -q -c constraints.txt --no-deps -e ./plugins/mmzoo-lstm
+	$(PIP) install -q -c constraints.txt --no-deps -e ./tests/plugin_pkgs/mmzoo-testnets
 
 test: plugins-installed
 	$(PY) -m pytest; $(PYTEST_RUN)

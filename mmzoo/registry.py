@@ -143,9 +143,13 @@ class ModelSpec:
             empty = [name for name, p in model.named_parameters() if p.numel() == 0]
         except MmzooError:
             raise
-        except (ValueError, TypeError, RuntimeError, ArithmeticError, IndexError, MemoryError) as exc:
+        except Exception as exc:  # a plugin's build may raise anything: one line, naming who
             lines = str(exc).strip().splitlines()
-            why = lines[0][:200] if lines else type(exc).__name__
+            why = lines[0][:200] if lines else ""
+            if self.plugin and self.plugin != "mmzoo":
+                raise MmzooError(
+                    f"{self.name} (plugin {self.plugin}): build() raised {type(exc).__name__}: {why}".rstrip(": ")
+                ) from None
             raise MmzooError(f"{self.name} cannot be built with {_config_text(config)}: {why}") from None
         if context < 1:
             raise MmzooError(
@@ -230,8 +234,8 @@ def parse_value(raw: str | Any, default: Any, key: str) -> Any:
             return int(raw)
         if isinstance(default, float):
             return float(raw)
-        if isinstance(default, tuple):
-            return tuple(int(part) for part in raw.split(",") if part)
+        if isinstance(default, tuple):  # "1,2", or "(1, 2)" as `mmzoo list` prints it
+            return tuple(int(part) for part in raw.strip().strip("()[]").split(",") if part.strip())
     except ValueError:
         raise MmzooError(f"--set {key}={raw}: expected a {type(default).__name__}") from None
     return raw

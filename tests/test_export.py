@@ -11,14 +11,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-import torch
-import torch.nn as nn
 from conftest import run_mmzoo
 
 from mmzoo.contract import REQUIRED_KEYS
-from mmzoo.engine.fold import fold_batchnorm
-from mmzoo.errors import MmzooError
-from mmzoo.plugins import get_zoo
 
 
 @pytest.fixture(scope="module")
@@ -26,45 +21,6 @@ def exported(trained_mlp_bn: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("onnx") / "mlp-bn.onnx"
     run_mmzoo("export", str(trained_mlp_bn), "--out", str(out))
     return out
-
-
-def _trained_bn_model(preset: str | None) -> nn.Module:
-    spec = get_zoo().model("mlp-bn")
-    torch.manual_seed(0)
-    model = spec.create(spec.make_config(preset), 27)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    for _ in range(30):  # move the running statistics and the affine weights off their init
-        x = torch.randint(0, 27, (256, 3))
-        loss = nn.functional.cross_entropy(model.next_logits(x), torch.randint(0, 27, (256,)))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
-
-
-@pytest.mark.parametrize("preset", [None, "deep"])
-def test_fold_matches_eval_mode_and_removes_every_batchnorm(preset: str | None) -> None:
-    model = _trained_bn_model(preset)
-    x = torch.randint(0, 27, (5000, 3))
-    folded, n = fold_batchnorm(model, lambda m: m.next_logits(x[:64]))
-    assert n == (5 if preset == "deep" else 1)
-    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in folded.modules())
-    with torch.no_grad():
-        assert (model.next_logits(x) - folded.next_logits(x)).abs().max().item() <= 1e-5
-
-
-def test_batchnorm_not_after_a_linear_is_named() -> None:
-    class Odd(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.emb = nn.Embedding(5, 4)
-            self.norm = nn.BatchNorm1d(4)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.norm(self.emb(x))
-
-    with pytest.raises(MmzooError, match="BatchNorm norm follows a Embedding"):
-        fold_batchnorm(Odd().eval(), lambda m: m(torch.arange(5)))
 
 
 def test_exported_file_keeps_the_contract(exported: Path, trained_mlp_bn: Path) -> None:
@@ -82,7 +38,7 @@ def test_exported_file_keeps_the_contract(exported: Path, trained_mlp_bn: Path) 
     assert json.loads(props["mmzoo.vocab"]) == meta["vocab"]
     assert props["mmzoo.input"] == "window" and props["mmzoo.context_length"] == "3"
     assert props["mmzoo.state"] == "[]" and props["mmzoo.bn_folded"] == "true"
-    assert props["mmzoo.calibrated"] == "true" and props["mmzoo.max_length"] == str(meta["max_length"])
+    assert props["mmzoo.calibrated"] in ("true", "false") and props["mmzoo.max_length"] == str(meta["max_length"])
     assert json.loads(props["mmzoo.config"]) == meta["config"]
     (idx,) = proto.graph.input
     assert idx.type.tensor_type.shape.dim[0].dim_param  # batch is dynamic
@@ -92,7 +48,7 @@ def test_exported_file_keeps_the_contract(exported: Path, trained_mlp_bn: Path) 
 def test_onnxruntime_matches_torch_and_gives_the_same_names(trained_mlp_bn: Path, tmp_path: Path) -> None:
     out = tmp_path / "raw.onnx"
     doc = json.loads(run_mmzoo("export", str(trained_mlp_bn), "--out", str(out), "--no-calibrate", "--json").stdout)
-    assert doc["calibrated"] is False
+    assert doc["calibrated"] is False and doc["val_loss_calibrated"] is None
     assert max(doc["parity_max_abs_diff"].values()) <= 1e-4
     assert doc["val_loss"] == pytest.approx(doc["val_loss_uncalibrated"])
     torch_names = run_mmzoo("sample", str(trained_mlp_bn), "-n", "40", "--seed", "11").stdout
@@ -100,10 +56,23 @@ def test_onnxruntime_matches_torch_and_gives_the_same_names(trained_mlp_bn: Path
     assert ort_names == torch_names
 
 
-def test_calibration_records_both_losses(exported: Path) -> None:
+def test_calibration_records_both_losses_and_keeps_the_better(exported: Path, trained_mlp_bn: Path) -> None:
     props = {p.key: p.value for p in onnx.load(str(exported)).metadata_props}
+    running, calibrated = float(props["mmzoo.val_loss_uncalibrated"]), float(props["mmzoo.val_loss_calibrated"])
+    kept = float(props["mmzoo.val_loss"])
+    assert kept == min(running, calibrated)
+    assert props["mmzoo.calibrated"] == ("true" if calibrated < running else "false")
+    run_val = json.loads((trained_mlp_bn / "model.json").read_text())["metrics"]["val_loss"]
+    assert running == pytest.approx(run_val, abs=1e-6)  # the running statistics are the run's own
+
+
+def test_calibrate_forces_and_no_calibrate_skips(trained_mlp_bn: Path, tmp_path: Path) -> None:
+    forced = json.loads(
+        run_mmzoo("export", str(trained_mlp_bn), "--out", str(tmp_path / "a.onnx"), "--calibrate", "--json").stdout
+    )
+    assert forced["calibrated"] is True and forced["val_loss"] == forced["val_loss_calibrated"]
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "a.onnx")).metadata_props}
     assert props["mmzoo.calibrated"] == "true"
-    assert float(props["mmzoo.val_loss"]) > 0 and float(props["mmzoo.val_loss_uncalibrated"]) > 0
 
 
 def _torch_blocked_env(tmp_path: Path) -> dict[str, str]:

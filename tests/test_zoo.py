@@ -94,8 +94,11 @@ def test_export_passes_parity_in_the_models_mode(exported: Exported) -> None:
 
 @pytest.mark.parametrize("exported", ["wavenet"], indirect=True)
 def test_wavenet_batchnorms_are_calibrated_and_folded(exported: Exported) -> None:
-    assert exported.report["bn_folded"] == 3  # one per level of 8 -> 4 -> 2 -> 1
-    assert exported.report["calibrated"] is True
+    report = exported.report
+    assert report["bn_folded"] == 3  # one per level of 8 -> 4 -> 2 -> 1
+    assert [f["how"] for f in report["fold"]] == ["into MatMul via Transpose"] * 3
+    assert report["calibrated"] is (report["val_loss_calibrated"] < report["val_loss_uncalibrated"])
+    assert report["val_loss"] == min(report["val_loss_calibrated"], report["val_loss_uncalibrated"])
     ops = {n.op_type for n in onnx.load(str(exported.onnx)).graph.node}
     assert "BatchNormalization" not in ops
 
@@ -115,7 +118,7 @@ def test_onnx_samples_are_the_torch_samples(exported: Exported) -> None:
 def test_step_graph_matches_the_full_sequence_over_whole_names(exported: Exported) -> None:
     from mmzoo.corpus import Vocab, load_corpus, split_items
     from mmzoo.engine.batches import tensorize
-    from mmzoo.engine.export import _step_parity
+    from mmzoo.engine.parity import step_parity
     from mmzoo.engine.runs import load_run
     from mmzoo.runtime import OnnxModel
 
@@ -127,7 +130,7 @@ def test_step_graph_matches_the_full_sequence_over_whole_names(exported: Exporte
     pairs = onnx_model.metadata.state
     for batch in (1, len(tensors)):
         session = onnx_model.session_for(batch)
-        diff = _step_parity(session, run.model, pairs, tensors.x[:batch], tensors.y[:batch])
+        diff = step_parity(session, run.model, pairs, tensors.x[:batch], tensors.y[:batch])
         assert diff <= 1e-4, f"batch {batch}: {diff:.2e}"
 
 

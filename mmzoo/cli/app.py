@@ -64,6 +64,9 @@ def cmd_list(
             for r in rows
         ],
     )
+    for r in rows:  # why a params cell shows "?"
+        if r["error"]:
+            print(f"mmzoo: warning: {r['error']}", file=sys.stderr)
     if len(rows) == 1 and pattern == rows[0]["name"]:
         _print_settings(rows[0])
 
@@ -226,7 +229,11 @@ def cmd_export(
     target: str = typer.Argument(..., help="A model name (its newest run), a run folder or a checkpoint."),
     out: Path | None = typer.Option(None, "--out", help="Output path (default exported/<model>.onnx)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
-    no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Keep BatchNorm's running statistics."),
+    calibrate: bool | None = typer.Option(
+        None,
+        "--calibrate/--no-calibrate",
+        help="BatchNorm statistics: recalibrated on train data, or the running ones (default: the better on val).",
+    ),
     generate: bool = typer.Option(
         False,
         "--generate",
@@ -237,7 +244,7 @@ def cmd_export(
     """Fold BatchNorm, export to ONNX, and check parity under onnxruntime."""
     from mmzoo.engine.commands.export import run_export
 
-    doc = run_export(target, out, opset, calibrate=not no_calibrate, generate=generate)
+    doc = run_export(target, out, opset, calibrate=calibrate, generate=generate)
     if as_json:
         print_json(doc)
         return

@@ -1,29 +1,30 @@
-"""Export a trained model to one self-describing ONNX file (docs/onnx.md):
-calibrate BatchNorm, fold it away, export one graph in the model's input mode,
-check the graph, then check onnxruntime against torch before the file appears."""
+"""Export a trained model to one self-describing ONNX file (docs/onnx.md): check
+causality, choose BatchNorm statistics (engine/calibrate.py), export one graph in
+the model's input mode, fold BatchNorm out of it (engine/fold.py), check the graph,
+then check folding and onnxruntime against torch (engine/parity.py) before the
+file appears."""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-from mmzoo.contract import FORMAT_VERSION, SEQUENCE, STEP, WINDOW, StateSpec, input_mode_of, is_window
+from mmzoo.contract import FORMAT_VERSION, SEQUENCE, STEP, WINDOW, StateSpec, input_mode_of
 from mmzoo.engine.batches import SplitTensors
-from mmzoo.engine.fold import BatchNormBase, fold_batchnorm
+from mmzoo.engine.calibrate import Statistics, choose_statistics
+from mmzoo.engine.fold import FoldedLayer, fold_graph
+from mmzoo.engine.parity import FOLD_TOL, PARITY_TOL, check_fold, check_parity
 from mmzoo.errors import MmzooError
 from mmzoo.fsutil import sync_dir, temp_path, write_synced
 
-PARITY_TOL = 1e-4
-FOLD_TOL = 1e-5
+__all__ = ["FOLD_TOL", "PARITY_TOL", "ExportInputs", "ExportReport", "export_model", "plan_for", "to_onnx"]
 STANDARD_DOMAINS = {"", "ai.onnx"}
 
 
@@ -186,10 +187,9 @@ class ExportReport:
     size_bytes: int
     nodes: int
     parity: dict[str, float]
-    val_loss: float
-    val_loss_uncalibrated: float
-    calibrated: bool
-    bn_folded: int
+    stats: Statistics
+    folded: list[FoldedLayer]
+    fold_diff: float
     opset: int
     norm: str = "none"  # mmzoo.norm: batch, layer, group, none
 
@@ -199,10 +199,13 @@ class ExportReport:
             "size_bytes": self.size_bytes,
             "nodes": self.nodes,
             "parity_max_abs_diff": self.parity,
-            "val_loss": self.val_loss,
-            "val_loss_uncalibrated": self.val_loss_uncalibrated,
-            "calibrated": self.calibrated,
-            "bn_folded": self.bn_folded,
+            "val_loss": self.stats.val_loss,
+            "val_loss_uncalibrated": self.stats.val_running,
+            "val_loss_calibrated": self.stats.val_calibrated,
+            "calibrated": self.stats.calibrated,
+            "bn_folded": self.stats.layers,
+            "fold": [{"layer": f.name, "how": f.how} for f in self.folded],
+            "fold_max_abs_diff": self.fold_diff,
             "opset": self.opset,
             "norm": self.norm,
         }
@@ -218,58 +221,21 @@ class ExportInputs:
     val: SplitTensors
 
 
-def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> ExportReport:
-    from mmzoo.engine.calibrate import calibrate_batchnorm
-    from mmzoo.engine.loss import split_loss
+def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool | None) -> ExportReport:
+    """calibrate: None keeps the better of calibrated and running statistics, True or False forces."""
+    from mmzoo.engine.causality import check_causal
     from mmzoo.engine.norms import norm_kinds, norm_label
 
     model = copy.deepcopy(src.model).eval()
     norm = norm_label(norm_kinds(model))
-    probe = _probe(model, src.val)
-    val_before = split_loss(model, src.val.x, src.val.y)
-    has_bn = any(isinstance(m, BatchNormBase) for m in model.modules())
-    calibrated = bool(calibrate and has_bn)
-    if calibrated:
-        calibrate_batchnorm(model, lambda m: _run_all(m, src.train), probe)
-    val_after = split_loss(model, src.val.x, src.val.y)
-    folded, n_folded = fold_batchnorm(model, probe)
-    _check_fold(model, folded, src.val, is_window(model))
-
-    plan = plan_for(folded)
-    try:
-        proto = to_onnx(plan, opset)
-    except MmzooError:
-        raise
-    except Exception as exc:
-        first = str(exc).strip().splitlines()
-        raise MmzooError(f"torch.onnx.export failed: {type(exc).__name__}: {first[0] if first else ''}") from None
-    meta = src.meta
-    props = {
-        "mmzoo.format": FORMAT_VERSION,
-        "mmzoo.model": meta["model"],
-        "mmzoo.vocab": json.dumps(meta["vocab"], ensure_ascii=False),
-        "mmzoo.input": input_mode_of(folded),
-        "mmzoo.context_length": str(int(folded.context_length)),
-        "mmzoo.state": json.dumps(plan.state),
-        "mmzoo.max_length": str(meta["max_length"]),
-        "mmzoo.val_loss": f"{val_after:.6f}",
-        "mmzoo.val_loss_uncalibrated": f"{val_before:.6f}",
-        "mmzoo.data_sha256": meta["data"]["sha256"],
-        "mmzoo.data_source": meta["data"]["source"],
-        "mmzoo.split_seed": str(meta["split"]["seed"]),
-        "mmzoo.config": json.dumps(meta["config"]),
-        "mmzoo.bn_folded": "true" if n_folded else "false",
-        "mmzoo.bn_layers": str(n_folded),
-        "mmzoo.norm": norm,
-        "mmzoo.calibrated": "true" if calibrated else "false",
-        "mmzoo.opset": str(opset),
-        "mmzoo.version": meta.get("mmzoo_version", ""),
-    }
-    del proto.metadata_props[:]
-    for key, value in props.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.producer_name = "mmzoo"
+    check_causal(model, len(src.meta["vocab"]), src.meta["model"], "export")
+    stats = choose_statistics(model, src.train, src.val, calibrate)
+    plan = plan_for(model)
+    proto = _export(plan, opset)
+    unfolded = proto.SerializeToString()
+    folded = fold_graph(proto)
+    fold_diff = check_fold(unfolded, proto, folded, model, plan, src.val)
+    _set_metadata(proto, src.meta, model, plan, stats, opset, norm)
     check_graph(proto, plan, opset)
     data = proto.SerializeToString()
 
@@ -278,95 +244,51 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool) -> E
     tmp = temp_path(out)
     try:
         write_synced(tmp, data)
-        parity = check_parity(tmp, folded, plan, src.val)
+        parity = check_parity(tmp, model, plan, src.val)
         os.replace(tmp, out)
         sync_dir(out.parent)
     finally:
         tmp.unlink(missing_ok=True)
-    return ExportReport(
-        out, len(data), len(proto.graph.node), parity, val_after, val_before, calibrated, n_folded, opset, norm=norm
-    )
+    return ExportReport(out, len(data), len(proto.graph.node), parity, stats, folded, fold_diff, opset, norm=norm)
 
 
-def _probe(model: nn.Module, val: Any) -> Callable[[nn.Module], object]:
-    """One small forward pass on real val data, for tracing the layers."""
-
-    x = val.x[:64]
-    if is_window(model):
-        return lambda m: m.next_logits(x)
-    return lambda m: m(x[:, : int(model.context_length)])
-
-
-def _run_all(model: nn.Module, split: Any, chunk: int = 16384) -> None:
-
-    with torch.no_grad():
-        for start in range(0, split.x.shape[0], chunk):
-            xb = split.x[start : start + chunk]
-            if is_window(model):
-                model.next_logits(xb)
-            else:
-                model(xb)
+def _export(plan: GraphPlan, opset: int) -> Any:
+    try:
+        return to_onnx(plan, opset)
+    except MmzooError:
+        raise
+    except Exception as exc:
+        first = str(exc).strip().splitlines()
+        raise MmzooError(f"torch.onnx.export failed: {type(exc).__name__}: {first[0] if first else ''}") from None
 
 
-@torch.no_grad()
-def _check_fold(model: nn.Module, folded: nn.Module, val: Any, window: bool) -> None:
-    if window:
-        a, b = model.next_logits(val.x), folded.next_logits(val.x)
-    else:
-        x = val.x[:2048, : int(model.context_length)]
-        a, b = model(x), folded(x)
-    diff = float((a - b).abs().max())
-    if diff > FOLD_TOL:
-        raise MmzooError(f"folded model differs from the original by {diff:.2e} (> {FOLD_TOL:.0e})")
-
-
-def check_parity(path: Path, folded: nn.Module, plan: GraphPlan, val: Any) -> dict[str, float]:
-    """Max |logit diff| between onnxruntime and torch at batch 1 and batch 1000."""
-    from mmzoo.runtime import OnnxModel
-
-    onnx_model = OnnxModel(path, ["cpu"])
-    mode = onnx_model.metadata.mode
-    result = {}
-    for batch in (1, 1000):
-        session = onnx_model.session_for(batch)
-        if mode == STEP:
-            diff = _step_parity(session, folded, onnx_model.metadata.state, val.x[:batch], val.y[:batch])
-        else:
-            x = val.x[:batch] if mode == "window" else val.x[:batch, : min(val.x.shape[1], int(folded.context_length))]
-            with torch.no_grad():
-                want = plan.wrapper(x).numpy()
-            got = session.run(["logits"], {"idx": x.numpy()})[0]
-            diff = float(np.abs(got - want).max())
-        result[f"batch_{batch}"] = diff
-        if not diff <= PARITY_TOL:
-            raise MmzooError(f"onnxruntime differs from torch by {diff:.2e} at batch {batch} (> {PARITY_TOL:.0e})")
-    return result
-
-
-@torch.no_grad()
-def _step_parity(
-    session: Any, model: nn.Module, pairs: list[dict[str, str]], x: torch.Tensor, y: torch.Tensor
-) -> float:
-    """Step the graph over whole items and compare with the full-sequence torch model."""
-    from mmzoo.engine.batches import PAD
-
-    T = int((y != PAD).sum(1).max())
-    want = model(x[:, :T]).numpy()  # [B, T, V]
-    B = x.shape[0]
-    state = {}
-    for arg in session.get_inputs():
-        if arg.name not in ("idx", "pos"):
-            shape = [B if i == 0 else (d if isinstance(d, int) else 0) for i, d in enumerate(arg.shape)]
-            state[arg.name] = np.zeros(shape, dtype=np.float32)
-    outputs = [o.name for o in session.get_outputs()]
-    worst = 0.0
-    mask = (y[:, :T] != PAD).numpy()
-    for t in range(T):
-        feeds = {"idx": x[:, t].numpy(), "pos": np.array(t, dtype=np.int64), **state}
-        named = dict(zip(outputs, session.run(None, feeds)))
-        for pair in pairs:
-            state[pair["input"]] = named[pair["output"]]
-        rows = mask[:, t]
-        if rows.any():
-            worst = max(worst, float(np.abs(named["logits"][rows] - want[rows, t]).max()))
-    return worst
+def _set_metadata(
+    proto: Any, meta: dict[str, Any], model: nn.Module, plan: GraphPlan, stats: Statistics, opset: int, norm: str
+) -> None:
+    props = {
+        "mmzoo.format": FORMAT_VERSION,
+        "mmzoo.model": meta["model"],
+        "mmzoo.vocab": json.dumps(meta["vocab"], ensure_ascii=False),
+        "mmzoo.input": input_mode_of(model),
+        "mmzoo.context_length": str(int(model.context_length)),
+        "mmzoo.state": json.dumps(plan.state),
+        "mmzoo.max_length": str(meta["max_length"]),
+        "mmzoo.val_loss": f"{stats.val_loss:.6f}",
+        "mmzoo.val_loss_uncalibrated": f"{stats.val_running:.6f}",
+        "mmzoo.val_loss_calibrated": "" if stats.val_calibrated is None else f"{stats.val_calibrated:.6f}",
+        "mmzoo.data_sha256": meta["data"]["sha256"],
+        "mmzoo.data_source": meta["data"]["source"],
+        "mmzoo.split_seed": str(meta["split"]["seed"]),
+        "mmzoo.config": json.dumps(meta["config"]),
+        "mmzoo.bn_folded": "true" if stats.layers else "false",
+        "mmzoo.bn_layers": str(stats.layers),
+        "mmzoo.norm": norm,
+        "mmzoo.calibrated": "true" if stats.calibrated else "false",
+        "mmzoo.opset": str(opset),
+        "mmzoo.version": meta.get("mmzoo_version", ""),
+    }
+    del proto.metadata_props[:]
+    for key, value in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "mmzoo"

@@ -48,11 +48,31 @@ class LoadedRun:
         return Vocab(tuple(self.meta["vocab"]))
 
 
-def load_run(directory: Path) -> LoadedRun:
+def spec_of_run(directory: Path, meta: dict[str, Any]) -> Any:
+    """The run's ModelSpec; if no loaded plugin has it, an error naming the plugin that made it."""
     from mmzoo.plugins import get_zoo
+    from mmzoo.plugins.info import BUILTIN_DIST, LOAD_ENV, normalize
 
+    zoo = get_zoo()
+    name, plugin = meta["model"], meta.get("plugin") or ""
+    if name in zoo.models or not plugin or plugin == BUILTIN_DIST:
+        return zoo.model(name)
+    state = next((p for p in zoo.plugins if normalize(p.dist) == normalize(plugin)), None)
+    if state is None:
+        why = f"which is not installed (pip install {plugin})"
+    elif state.disabled:
+        why = f"which is installed but disabled ({LOAD_ENV} leaves it out)"
+    elif state.errors:
+        why = f"which did not load: {state.errors[0]}"
+    else:
+        why = f"which no longer registers {name!r}"
+    made_by = f"{plugin} {meta.get('plugin_version', '')}".strip()
+    raise MmzooError(f"{directory} is a run of {name!r} from the plugin {made_by}, {why}")
+
+
+def load_run(directory: Path) -> LoadedRun:
     tensors, meta = checkpoint.load(directory)
-    spec = get_zoo().model(meta["model"])
+    spec = spec_of_run(directory, meta)
     try:
         config = spec.config(**meta["config"])
     except TypeError as exc:

@@ -22,6 +22,7 @@ from mmzoo.contract import SPLIT_FRACTIONS, input_mode_of
 from mmzoo.corpus import Corpus, split_items
 from mmzoo.engine import checkpoint
 from mmzoo.engine.batches import SplitTensors, tensorize_splits
+from mmzoo.engine.causality import check_causal
 from mmzoo.engine.loss import batch_loss, split_loss
 from mmzoo.errors import MmzooError
 from mmzoo.models.blocks import param_count
@@ -150,6 +151,7 @@ class Trainer:
         self.run_dir, self.log = run_dir, log
         torch.manual_seed(seed)
         self.model = spec.create(config, corpus.vocab.size)
+        check_causal(self.model, corpus.vocab.size, spec.name, "train")  # before any time is spent
         self.splits: dict[str, SplitTensors] = tensorize_splits(corpus, seed, self.model)
         if len(self.splits["train"]) == 0 or len(self.splits["val"]) == 0:
             raise MmzooError(f"{corpus.source} has too few items ({len(corpus.items)}) for a train/val split")

@@ -11,13 +11,19 @@ from mmzoo.errors import MmzooError, UsageError
 EXPORT_DIR = Path("exported")
 
 
-def run_export(target: str, out: Path | None, opset: int, calibrate: bool, generate: bool = False) -> dict[str, Any]:
+def run_export(
+    target: str, out: Path | None, opset: int, calibrate: bool | None, generate: bool = False
+) -> dict[str, Any]:
+    """calibrate: None keeps the better BatchNorm statistics by val loss; True or False forces."""
     if generate:
         from mmzoo.engine.generate_export import export_generator
 
         return export_generator(target, out, lambda o: run_export(target, o, opset, calibrate))
+    import sys
+
     from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, split_items
     from mmzoo.engine.batches import tensorize
+    from mmzoo.engine.causality import suspicious_loss_warning
     from mmzoo.engine.export import ExportInputs, export_model
     from mmzoo.engine.runlock import TargetLock
     from mmzoo.engine.runs import load_run, resolve
@@ -35,6 +41,9 @@ def run_export(target: str, out: Path | None, opset: int, calibrate: bool, gener
     val = tensorize(splits["val"], vocab, meta["max_length"], run.model)
     with TargetLock(out, "export"):
         report = export_model(ExportInputs(run.model, meta, train, val), out, opset, calibrate)
+    warning = suspicious_loss_warning(report.stats.val_loss, splits["train"])
+    if warning:
+        print(f"mmzoo: warning: {warning}", file=sys.stderr)
     doc = report.as_json()
     doc["run"] = str(run.directory)
     doc["summary"] = {
@@ -42,9 +51,8 @@ def run_export(target: str, out: Path | None, opset: int, calibrate: bool, gener
         "size": f"{report.size_bytes / 1024:.1f} KiB",
         "nodes": report.nodes,
         "parity (max |diff|)": ", ".join(f"{k} {v:.1e}" for k, v in report.parity.items()),
-        "val loss": f"{report.val_loss:.4f}"
-        + (f" (running stats: {report.val_loss_uncalibrated:.4f})" if report.calibrated else ""),
-        "BatchNorm folded": report.bn_folded,
+        "val loss": _val_loss_line(report.stats),
+        "BatchNorm folded": report.stats.layers,
     }
     from mmzoo.engine.norms import fold_note
 
@@ -69,3 +77,11 @@ def check_out(out: Path) -> None:
         raise MmzooError(f"--out {out}: {folder} is not a folder")
     if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
         raise MmzooError(f"--out {out}: the folder {folder} is not writable")
+
+
+def _val_loss_line(stats: Any) -> str:
+    if stats.val_calibrated is None:
+        return f"{stats.val_loss:.4f}" + (" (running statistics; not calibrated)" if stats.layers else "")
+    kept = "calibrated" if stats.calibrated else "running"
+    both = f"running {stats.val_running:.4f}, calibrated {stats.val_calibrated:.4f}"
+    return f"{stats.val_loss:.4f} ({kept} statistics kept; {both})"

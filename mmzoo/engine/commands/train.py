@@ -189,6 +189,11 @@ def _run(job: _Job, quiet: bool) -> Any:
             shutil.rmtree(run_dir, ignore_errors=True)
     if not published:
         raise MmzooError("training saved no checkpoint (the val loss was never finite)")
+    from mmzoo.engine.causality import suspicious_loss_warning
+
+    warning = suspicious_loss_warning(result.best_val_loss, job.corpus.items)
+    if warning:
+        print(f"mmzoo: warning: {warning}", file=sys.stderr)
     return result
 
 
