@@ -47,6 +47,10 @@ class SplitTensors:
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    def batch(self, ix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch source interface, shared with the streamed StreamedSplit."""
+        return self.x[ix], self.y[ix]
+
 
 def tensorize(items: list[str], vocab: Vocab, length: int, model: Any) -> SplitTensors:
     """Windows for a window model, whole sequences for the others."""
