@@ -18,6 +18,7 @@ from mmzoo.errors import MmzooError
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "exported"
 
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+DEVICE_OPT = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto (cuda, then mps, then cpu).")
 
 
 def _zoo() -> Any:
@@ -116,9 +117,15 @@ def cmd_train(
     threads: int | None = typer.Option(
         None, "--threads", help="torch CPU threads (default: one per core; 1 is often faster on a busy machine)."
     ),
+    device: str = DEVICE_OPT,
+    nproc: int | None = typer.Option(None, "--nproc", help="Data-parallel over N processes (runs torchrun)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train a model; the best checkpoint by val loss is kept in the run folder."""
+    if nproc is not None:
+        from mmzoo.cli.launch import launch
+
+        raise typer.Exit(launch(nproc, sys.argv[1:]))
     from mmzoo.engine.commands.train import run_train
 
     if threads is not None:
@@ -129,9 +136,9 @@ def cmd_train(
         torch.set_num_threads(threads)
 
     result = run_train(
-        _zoo(), model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, quiet=as_json
+        _zoo(), model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, as_json, device
     )
-    if as_json:
+    if as_json and result["rank"] == 0:
         print_json(result)
     if result["interrupted"]:
         raise typer.Exit(130)  # the checkpoint is saved, but `train && export` should stop here

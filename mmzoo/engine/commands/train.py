@@ -25,8 +25,36 @@ def run_train(
     out: Path | None,
     resume: bool,
     quiet: bool = False,
+    device: str | None = None,
 ) -> dict[str, Any]:
-    from mmzoo.corpus import load_corpus
+    from mmzoo.engine import distributed
+    from mmzoo.engine.devices import resolve_device
+
+    parallel = distributed.start(resolve_device(device))  # a no-op outside torchrun
+    try:
+        return _run_train(
+            zoo, model_name, data, steps, batch_size, lr, seed, sets, preset, out, resume, quiet, parallel
+        )
+    finally:
+        parallel.close()
+
+
+def _run_train(
+    zoo: Any,
+    model_name: str,
+    data: str | None,
+    steps: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    seed: int,
+    sets: dict[str, str],
+    preset: str | None,
+    out: Path | None,
+    resume: bool,
+    quiet: bool,
+    parallel: Any,
+) -> dict[str, Any]:
+    from mmzoo.corpus_store import item_count, load_training_corpus
     from mmzoo.engine import checkpoint
     from mmzoo.engine.runs import RUNS_ROOT, newest_run
     from mmzoo.engine.train import new_run_dir, train
@@ -43,7 +71,7 @@ def run_train(
         recipe = spec.recipe.__class__(**last["recipe"])
         if steps is not None:
             recipe = dataclasses.replace(recipe, steps=steps)
-        corpus = load_corpus(data or last["data"]["source"])
+        corpus = parallel.main_first(lambda: load_training_corpus(data or last["data"]["source"]))
         if corpus.sha256 != last["data"]["sha256"]:
             raise MmzooError(f"{corpus.source} has changed since the run started: cannot resume")
         seed = last["split"]["seed"]
@@ -53,20 +81,34 @@ def run_train(
         recipe = dataclasses.replace(spec.recipe, **overrides)
         if recipe.steps < 0 or recipe.batch_size < 1 or recipe.lr <= 0:
             raise MmzooError("--steps must be >= 0, --batch-size >= 1 and --lr > 0")
-        corpus = load_corpus(data)
+        corpus = parallel.main_first(lambda: load_training_corpus(data))  # rank 0 builds any cache
         if out is not None and (out / checkpoint.META).exists():
             raise MmzooError(f"{out} already holds a run: pass --resume to continue it, or another --out")
         created = out is None or not out.exists()
-        run_dir = out or new_run_dir(RUNS_ROOT, spec.name)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        if parallel.is_main:
+            run_dir = out or new_run_dir(RUNS_ROOT, spec.name)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = parallel.agree(run_dir if parallel.is_main else None)  # one folder for all ranks
+    quiet = quiet or not parallel.is_main
     log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     if not quiet:
-        print(f"training {spec.name} on {corpus.source} ({len(corpus.items)} items) -> {run_dir}", file=sys.stderr)
+        print(f"training {spec.name} on {corpus.source} ({item_count(corpus)} items) -> {run_dir}", file=sys.stderr)
     try:
         with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-            result = train(spec, corpus, config, recipe, seed, run_dir, resume=resume, log=log, progress=progress)
+            result = train(
+                spec,
+                corpus,
+                config,
+                recipe,
+                seed,
+                run_dir,
+                resume=resume,
+                log=log,
+                progress=progress,
+                parallel=parallel,
+            )
     except BaseException:
-        if created and not (run_dir / checkpoint.META).exists():
+        if created and parallel.is_main and not (run_dir / checkpoint.META).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # no empty run for `mmzoo sample MODEL` to trip on
         raise
     if not quiet:
@@ -76,7 +118,7 @@ def run_train(
             f"({result.params:,} params) -> {run_dir}",
             file=sys.stderr,
         )
-    return result.as_json()
+    return {**result.as_json(), "rank": parallel.rank, "world_size": parallel.world_size}
 
 
 class _progress:
