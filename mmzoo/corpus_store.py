@@ -115,6 +115,25 @@ class TokenStore:
         n1, n2 = split_bounds(len(self))
         return {"train": order[:n1], "val": order[n1:n2], "test": order[n2:]}
 
+    def window_counts(self, seed: int) -> np.ndarray:
+        """cum[k] = sum over the first k train items of (length + 1): where each item's
+        (context, next char) examples start when the train split is read as windows."""
+        path = None if self.directory is None else self.directory / f"split-{seed}-windows.npy"
+        if path is not None and path.is_file():
+            return np.load(path, mmap_mode="r")
+        train = self.split(seed)["train"]
+        cum = np.zeros(len(train) + 1, dtype=np.int64)
+        total = 0
+        for start in range(0, len(train), 1 << 20):  # in chunks: bounded temporaries
+            items = np.asarray(train[start : start + (1 << 20)], dtype=np.int64)
+            counts = self.offsets[items + 1] - self.offsets[items] + 1
+            np.cumsum(counts, out=cum[start + 1 : start + 1 + len(items)])
+            cum[start + 1 : start + 1 + len(items)] += total
+            total = int(cum[start + len(items)])
+        if path is not None:
+            _save_npy(path, cum)
+        return cum
+
     def _shuffled(self, seed: int) -> np.ndarray:
         if self.directory is None:
             return shuffled_indices(len(self), seed)

@@ -6,9 +6,9 @@ loop only draws ix = randint(0, len(split)). A StreamedSplit numbers its example
 exactly as tensorize() does (windows item by item, position by position, in split
 order), so the same seed draws the same examples either way.
 
-The train split streams; val and test are materialised, capped at EVAL_CAP items
-each (the first ones of the shuffled split: a uniform sample), so that evaluating
-a 10-million-line corpus stays a second's work. model.json says when it was capped.
+The train split streams; val is materialised, capped at EVAL_CAP items (the
+first ones of the shuffled split: a uniform sample), so that evaluating a
+10-million-line corpus stays a second's work. model.json says when it was capped.
 """
 
 from __future__ import annotations
@@ -22,21 +22,19 @@ from mmzoo.contract import is_window
 from mmzoo.corpus_store import TokenStore
 from mmzoo.engine.batches import PAD, SplitTensors, tensorize_splits, windows
 
-EVAL_CAP = 100_000  # items of val and test evaluated for a streamed corpus
+EVAL_CAP = 25_000  # items of val evaluated for a streamed corpus (a uniform sample)
 
 
 class StreamedSplit:
     """One split of a store: windows (context C) for window models, else whole items."""
 
-    def __init__(self, store: TokenStore, items: np.ndarray, context: int | None) -> None:
+    def __init__(
+        self, store: TokenStore, items: np.ndarray, context: int | None, cum: np.ndarray | None = None
+    ) -> None:
         self.tokens, self.offsets = store.tokens, store.offsets
-        self.items = np.asarray(items, dtype=np.int64)  # item indices, in split order
+        self.items = items  # item indices, in split order (memory-mapped from the cache)
         self.context = context
-        self.cum: np.ndarray | None = None
-        if context is not None:  # window k of the split lies in item i where cum[i] <= k < cum[i+1]
-            targets = self.offsets[self.items + 1] - self.offsets[self.items] + 1  # chars + closing boundary
-            self.cum = np.zeros(len(self.items) + 1, dtype=np.int64)
-            np.cumsum(targets, out=self.cum[1:])
+        self.cum = cum  # windows: example k lies in item i where cum[i] <= k < cum[i+1]
 
     def __len__(self) -> int:
         return int(self.cum[-1]) if self.cum is not None else len(self.items)
@@ -49,6 +47,7 @@ class StreamedSplit:
 
     def _sequences(self, items: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, T] = [0, c1..cn, 0..], y [B, T] = [c1..cn, 0, -1..]; T = longest + 1."""
+        items = np.asarray(items, dtype=np.int64)
         start = self.offsets[items]
         n = self.offsets[items + 1] - start  # [B]
         T = int(n.max()) + 1 if len(n) else 1
@@ -65,7 +64,7 @@ class StreamedSplit:
         assert self.cum is not None and self.context is not None
         which = np.searchsorted(self.cum, k, side="right") - 1
         t = k - self.cum[which]  # target position in the item: 0..n
-        item = self.items[which]
+        item = self.items[which].astype(np.int64)
         start = self.offsets[item]
         n = self.offsets[item + 1] - start
         j = t[:, None] - self.context + 1 + np.arange(self.context)[None, :]  # [B, C], x positions
@@ -85,14 +84,15 @@ class StreamedSplit:
 
 
 def streamed_splits(store: TokenStore, seed: int, model: Any, whole_train: bool = False) -> dict[str, Any]:
-    """train streams (or is materialised whole, for models fit by counting); val and test capped."""
+    """train streams (or is materialised whole, for models fit by counting); val is capped.
+    test is left out: training never reads it, and `mmzoo eval` builds its own."""
     parts = store.split(seed)
-    context = int(model.context_length) if is_window(model) else None
-    train = StreamedSplit(store, parts["train"], context)
-    out: dict[str, Any] = {"train": train.materialise(model, cap=None) if whole_train else train}
-    for name in ("val", "test"):
-        out[name] = StreamedSplit(store, parts[name], None).materialise(model)
-    return out
+    if is_window(model):
+        train = StreamedSplit(store, parts["train"], int(model.context_length), store.window_counts(seed))
+    else:
+        train = StreamedSplit(store, parts["train"], None)
+    val = StreamedSplit(store, parts["val"], None).materialise(model)
+    return {"train": train.materialise(model, cap=None) if whole_train else train, "val": val}
 
 
 def make_splits(corpus: Any, seed: int, model: Any, whole_train: bool = False) -> dict[str, Any]:
