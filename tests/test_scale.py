@@ -135,18 +135,35 @@ def test_training_from_the_store_is_training_from_the_list(tmp_path: Path, cache
 @pytest.mark.slow
 def test_two_gloo_processes_train_the_single_process_model(tmp_path: Path, small_names: Path) -> None:
     common = ["train", "mlp", "--data", str(small_names), "--steps", "25", "--batch-size", "48", "--threads", "1"]
-    env = {"OMP_NUM_THREADS": "1"}
+    env = {"OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
     run_mmzoo(*common, "--out", str(tmp_path / "one"), cwd=tmp_path, env=env)
-    ddp = run_mmzoo(*common, "--out", str(tmp_path / "two"), "--nproc", "2", cwd=tmp_path, env=env, timeout=240)
+    # the DDP run streams the corpus from the token store: both paths at once must agree
+    streamed = {**env, "MMZOO_STREAM_MIN_BYTES": "0"}
+    ddp = run_mmzoo(*common, "--out", str(tmp_path / "two"), "--nproc", "2", cwd=tmp_path, env=streamed, timeout=240)
     assert ddp.stderr.count("done:") == 1 and ddp.stderr.count("training mlp") == 1
     one, two = (load_file(tmp_path / run / "last.safetensors") for run in ("one", "two"))
     params = [k for k in one if k.startswith("model.")]
     assert params and max(float((one[k] - two[k]).abs().max()) for k in params) < 1e-4
     meta = json.loads((tmp_path / "two" / "model.json").read_text())
-    assert meta["world_size"] == 2 and meta["metrics"]["step"] == 25
+    assert meta["world_size"] == 2 and meta["metrics"]["step"] == 25 and meta["data"]["streamed"]
     lines = (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [25]  # written once, by rank 0
     onnx = tmp_path / "two.onnx"
-    run_mmzoo("export", str(tmp_path / "two"), "--out", str(onnx), cwd=tmp_path)
+    run_mmzoo("export", str(tmp_path / "two"), "--out", str(onnx), cwd=tmp_path, env=env)
     samples = run_mmzoo("sample", str(onnx), "-n", "5", "--json", cwd=tmp_path)
     assert len(json.loads(samples.stdout)["samples"]) == 5
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_missing_device_is_one_clear_error(
+    tmp_path: Path, small_names: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmzoo.cli.app import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "mlp", "--data", str(small_names), "--device", "cuda"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mmzoo: error: --device cuda:")
+    assert main(["eval", "mlp", "--device", "tpu"]) == 1
+    assert capsys.readouterr().err.startswith("mmzoo: error: --device must be one of cpu, cuda, mps, auto")
+    assert not (tmp_path / "runs").exists()

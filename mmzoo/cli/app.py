@@ -195,12 +195,13 @@ def _onnx_target(target: str) -> Path | None:
 def cmd_eval(
     target: str = typer.Argument(..., help="A run folder, a checkpoint, or a model name."),
     data: str | None = typer.Option(None, "--data", help="Loss on this file instead of the run's splits."),
+    device: str = DEVICE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train/val/test loss of a run, or its loss on another file."""
     from mmzoo.engine.commands.eval import evaluate
 
-    doc = evaluate(target, data)
+    doc = evaluate(target, data, device)
     if as_json:
         print_json(doc)
         return
@@ -254,13 +255,14 @@ def cmd_diagnose(
         None, "--out", help="Folder for the figures and stats.json (default runs/MODEL/diagnose-<timestamp>)."
     ),
     seed: int = typer.Option(42, "--seed", help="Seeds the split, the init and the batches."),
+    device: str = DEVICE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train briefly with hooks on every layer: activation, gradient and update plots, and flags."""
     from mmzoo.engine.commands.diagnose import run_diagnose
 
     doc, report = run_diagnose(
-        _zoo(), model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, quiet=as_json
+        _zoo(), model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, as_json, device
     )
     if as_json:
         print_json(doc)

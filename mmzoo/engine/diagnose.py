@@ -255,7 +255,7 @@ class Recorder:
 def _sample(t: torch.Tensor, generator: torch.Generator) -> np.ndarray:
     if t.numel() > MAX_SAMPLES:
         t = t[torch.randperm(t.numel(), generator=generator)[:MAX_SAMPLES]]
-    return t.numpy().astype(np.float32)
+    return t.cpu().numpy().astype(np.float32)
 
 
 def _num(x: float) -> float | None:
@@ -397,6 +397,7 @@ def diagnose(
     seed: int,
     preset: str | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    device: torch.device | None = None,
 ) -> Diagnosis:
     """Build the model, apply --no-bn and --init, train `steps` steps with the
     recipe's optimizer and schedule, and gather every statistic."""
@@ -422,6 +423,8 @@ def diagnose(
     head = find_head(model, lambda m: batch_loss(m, train.x[first], train.y[first]), vocab.size)
     init_doc = apply_init(model, init, head)
     rng.manual_seed(seed)  # the first training batch is the one find_head looked at
+    device = device or torch.device("cpu")
+    model.to(device)  # --device; the batches follow, the statistics come back to the CPU
 
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -448,7 +451,7 @@ def diagnose(
         snapshot = "init" if step == 0 else "end" if step == steps - 1 else None
         capture = recorder.capture() if snapshot else contextlib.nullcontext({})
         with capture as captured:
-            loss = batch_loss(model, train.x[ix], train.y[ix])
+            loss = batch_loss(model, train.x[ix].to(device), train.y[ix].to(device))
             if regularize is not None:
                 loss = loss + regularize()
         optimizer.zero_grad(set_to_none=True)

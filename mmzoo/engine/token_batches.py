@@ -107,3 +107,40 @@ def eval_note(corpus: Any) -> dict[str, Any]:
     if not isinstance(corpus, TokenStore):
         return {}
     return {"streamed": True, "eval_cap_items": EVAL_CAP}
+
+
+CALIBRATION_CAP = 200_000  # train items whose activations calibrate BatchNorm at export
+
+
+def export_splits(meta: dict[str, Any], model: Any) -> tuple[SplitTensors, SplitTensors] | None:
+    """(train, val) for `mmzoo export` of a run trained on a streamed corpus: a uniform
+    sample of CALIBRATION_CAP train items and EVAL_CAP val items; None for other runs."""
+    parts = _stored_split(meta)
+    if parts is None:
+        return None
+    train = StreamedSplit(*parts["train"]).materialise(model, CALIBRATION_CAP)
+    return train, StreamedSplit(*parts["val"]).materialise(model)
+
+
+def eval_samples(meta: dict[str, Any], model: Any) -> dict[str, tuple[int, SplitTensors]] | None:
+    """For `mmzoo eval` of a run on a streamed corpus: (items evaluated, tensors) of each
+    split, capped at EVAL_CAP items; None for other runs."""
+    parts = _stored_split(meta)
+    if parts is None:
+        return None
+    out = {}
+    for name, (store, items, _) in parts.items():
+        out[name] = (min(len(items), EVAL_CAP), StreamedSplit(store, items, None).materialise(model))
+    return out
+
+
+def _stored_split(meta: dict[str, Any]) -> dict[str, tuple[TokenStore, np.ndarray, None]] | None:
+    if not meta["data"].get("streamed"):
+        return None
+    from mmzoo.corpus_store import open_store
+    from mmzoo.errors import MmzooError
+
+    store = open_store(meta["data"]["source"])
+    if store.sha256 != meta["data"]["sha256"]:
+        raise MmzooError(f"{store.source} changed since training: its splits cannot be rebuilt")
+    return {name: (store, items, None) for name, items in store.split(meta["split"]["seed"]).items()}

@@ -40,12 +40,14 @@ def run_diagnose(
     out: Path | None,
     seed: int,
     quiet: bool = False,
+    device: str | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Returns (stats.json's document, the text report)."""
     from mmzoo.engine.diagnose_plots import require_matplotlib
 
     require_matplotlib()  # before a minute of training, not after it
     from mmzoo.corpus import load_corpus
+    from mmzoo.engine.devices import resolve_device
     from mmzoo.engine.diagnose import INIT_MODES, diagnose, format_report
     from mmzoo.engine.diagnose_plots import draw_all
 
@@ -65,7 +67,19 @@ def run_diagnose(
         print(f"diagnosing {spec.name} on {corpus.source} ({len(corpus.items)} items), {steps} steps -> {out}",
               file=sys.stderr)  # fmt: skip
     progress = _progress if not quiet and sys.stderr.isatty() else None
-    result = diagnose(spec, corpus, config, recipe, steps, init, no_bn, seed, preset=preset, progress=progress)
+    result = diagnose(
+        spec,
+        corpus,
+        config,
+        recipe,
+        steps,
+        init,
+        no_bn,
+        seed,
+        preset=preset,
+        progress=progress,
+        device=resolve_device(device),
+    )
     if progress is not None:
         print(file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,16 +15,21 @@ def run_export(target: str, out: Path | None, opset: int, calibrate: bool) -> di
     from mmzoo.engine.batches import tensorize
     from mmzoo.engine.export import ExportInputs, export_model
     from mmzoo.engine.runs import load_run, resolve
+    from mmzoo.engine.token_batches import export_splits
 
     run = load_run(resolve(target))
     meta = run.meta
-    corpus = load_corpus(meta["data"]["source"])
-    if corpus.sha256 != meta["data"]["sha256"]:
-        raise MmzooError(f"{corpus.source} changed since training: export needs the training data to calibrate")
-    vocab = Vocab(tuple(meta["vocab"]))
-    splits = split_items(corpus.items, meta["split"]["seed"])
-    train = tensorize(splits["train"], vocab, meta["max_length"], run.model)
-    val = tensorize(splits["val"], vocab, meta["max_length"], run.model)
+    sampled = export_splits(meta, run.model)  # a streamed corpus: capped samples, bounded memory
+    if sampled is not None:
+        train, val = sampled
+    else:
+        corpus = load_corpus(meta["data"]["source"])
+        if corpus.sha256 != meta["data"]["sha256"]:
+            raise MmzooError(f"{corpus.source} changed since training: export needs the training data to calibrate")
+        vocab = Vocab(tuple(meta["vocab"]))
+        splits = split_items(corpus.items, meta["split"]["seed"])
+        train = tensorize(splits["train"], vocab, meta["max_length"], run.model)
+        val = tensorize(splits["val"], vocab, meta["max_length"], run.model)
     out = out or EXPORT_DIR / f"{meta['model']}.onnx"
     report = export_model(ExportInputs(run.model, meta, train, val), out, opset, calibrate)
     doc = report.as_json()
