@@ -167,3 +167,35 @@ def test_missing_device_is_one_clear_error(
     assert main(["eval", "mlp", "--device", "tpu"]) == 1
     assert capsys.readouterr().err.startswith("mmzoo: error: --device must be one of cpu, cuda, mps, auto")
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_rank_and_keeps_the_checkpoint(tmp_path: Path, small_names: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import mmzoo_bin
+
+    # bigram-nn evaluates every 250 steps: a checkpoint is soon on disk
+    args = [mmzoo_bin(), "train", "bigram-nn", "--data", str(small_names), "--steps", "1000000", "--batch-size", "64"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [*args, "--out", str(tmp_path / "run"), "--nproc", "2"],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "last.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # training, not still starting up
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does in a terminal: the whole group
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130
+    assert err.count("interrupted; best checkpoint kept") == 1 and "done:" not in err
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    last = json.loads((tmp_path / "run" / "last.json").read_text())
+    assert meta["world_size"] == 2 and 250 <= last["step"] < 1000000
+    time.sleep(1)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no rank left behind
