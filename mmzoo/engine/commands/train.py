@@ -56,25 +56,12 @@ def _run_train(
 ) -> dict[str, Any]:
     from mmzoo.corpus_store import item_count, load_training_corpus
     from mmzoo.engine import checkpoint
-    from mmzoo.engine.runs import RUNS_ROOT, newest_run
-    from mmzoo.engine.train import new_run_dir, train
+    from mmzoo.engine.train import train
 
     spec = zoo.model(model_name)
     created = False
     if resume:
-        run_dir = out or newest_run(spec.name)
-        if run_dir is None or not (Path(run_dir) / checkpoint.LAST_META).is_file():
-            raise MmzooError(f"nothing to resume: no run of {spec.name} with {checkpoint.LAST_META}")
-        run_dir = Path(run_dir)
-        last = json.loads((run_dir / checkpoint.LAST_META).read_text())
-        config = spec.config(**last["config"])
-        recipe = spec.recipe.__class__(**last["recipe"])
-        if steps is not None:
-            recipe = dataclasses.replace(recipe, steps=steps)
-        corpus = parallel.main_first(lambda: load_training_corpus(data or last["data"]["source"]))
-        if corpus.sha256 != last["data"]["sha256"]:
-            raise MmzooError(f"{corpus.source} has changed since the run started: cannot resume")
-        seed = last["split"]["seed"]
+        run_dir, config, recipe, corpus, seed = _resumed(spec, out, steps, data, parallel)
     else:
         config = spec.make_config(preset, sets)
         overrides = {k: v for k, v in (("steps", steps), ("batch_size", batch_size), ("lr", lr)) if v is not None}
@@ -85,28 +72,14 @@ def _run_train(
         if out is not None and (out / checkpoint.META).exists():
             raise MmzooError(f"{out} already holds a run: pass --resume to continue it, or another --out")
         created = out is None or not out.exists()
-        if parallel.is_main:
-            run_dir = out or new_run_dir(RUNS_ROOT, spec.name)
-            run_dir.mkdir(parents=True, exist_ok=True)
-        run_dir = parallel.agree(run_dir if parallel.is_main else None)  # one folder for all ranks
+        run_dir = _new_run_dir(out, spec.name, parallel)
     quiet = quiet or not parallel.is_main
     log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     if not quiet:
         print(f"training {spec.name} on {corpus.source} ({item_count(corpus)} items) -> {run_dir}", file=sys.stderr)
     try:
         with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-            result = train(
-                spec,
-                corpus,
-                config,
-                recipe,
-                seed,
-                run_dir,
-                resume=resume,
-                log=log,
-                progress=progress,
-                parallel=parallel,
-            )
+            result = train(spec, corpus, config, recipe, seed, run_dir, resume, log, progress, parallel)
     except BaseException:
         if created and parallel.is_main and not (run_dir / checkpoint.META).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # no empty run for `mmzoo sample MODEL` to trip on
@@ -119,6 +92,39 @@ def _run_train(
             file=sys.stderr,
         )
     return {**result.as_json(), "rank": parallel.rank, "world_size": parallel.world_size}
+
+
+def _resumed(spec: Any, out: Path | None, steps: int | None, data: str | None, parallel: Any) -> tuple:
+    """(run_dir, config, recipe, corpus, seed) of the run to continue."""
+    from mmzoo.corpus_store import load_training_corpus
+    from mmzoo.engine import checkpoint
+    from mmzoo.engine.runs import newest_run
+
+    run_dir = out or newest_run(spec.name)
+    if run_dir is None or not (Path(run_dir) / checkpoint.LAST_META).is_file():
+        raise MmzooError(f"nothing to resume: no run of {spec.name} with {checkpoint.LAST_META}")
+    run_dir = Path(run_dir)
+    last = json.loads((run_dir / checkpoint.LAST_META).read_text())
+    config = spec.config(**last["config"])
+    recipe = spec.recipe.__class__(**last["recipe"])
+    if steps is not None:
+        recipe = dataclasses.replace(recipe, steps=steps)
+    corpus = parallel.main_first(lambda: load_training_corpus(data or last["data"]["source"]))
+    if corpus.sha256 != last["data"]["sha256"]:
+        raise MmzooError(f"{corpus.source} has changed since the run started: cannot resume")
+    return run_dir, config, recipe, corpus, last["split"]["seed"]
+
+
+def _new_run_dir(out: Path | None, model_name: str, parallel: Any) -> Path:
+    """--out or runs/MODEL/<timestamp>, made by rank 0 and the same on every rank."""
+    from mmzoo.engine.runs import RUNS_ROOT
+    from mmzoo.engine.train import new_run_dir
+
+    run_dir = None
+    if parallel.is_main:
+        run_dir = out or new_run_dir(RUNS_ROOT, model_name)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return parallel.agree(run_dir)
 
 
 class _progress:
