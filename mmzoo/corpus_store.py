@@ -89,6 +89,7 @@ class TokenStore:
     sha256: str
     source: str
     directory: Path | None = None
+    longest: int | None = None  # the longest item, when meta.json knows it
 
     @property
     def vocab(self) -> Vocab:
@@ -98,13 +99,9 @@ class TokenStore:
         return len(self.offsets) - 1
 
     @cached_property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)  # [items], int64
-
-    @property
     def max_length(self) -> int:
         """Longest item + 1, as Corpus.max_length."""
-        return int(self.lengths.max()) + 1
+        return (self.longest if self.longest is not None else longest_item(self.offsets)) + 1
 
     def item(self, i: int) -> str:
         return self.vocab.decode(self.tokens[self.offsets[i] : self.offsets[i + 1]].tolist())
@@ -143,6 +140,14 @@ class TokenStore:
         order = shuffled_indices(len(self), seed)
         _save_npy(path, order)
         return order
+
+
+def longest_item(offsets: np.ndarray, step: int = 1 << 20) -> int:
+    """max(offsets[i+1] - offsets[i]), in chunks: no [items] temporary."""
+    longest = 0
+    for start in range(0, len(offsets) - 1, step):
+        longest = max(longest, int(np.diff(offsets[start : start + step + 1]).max()))
+    return longest
 
 
 def _save_npy(path: Path, data: np.ndarray) -> None:
@@ -190,7 +195,7 @@ def _load_cached(folder: Path, digest: str, source: str) -> TokenStore | None:
         offsets = np.load(folder / "offsets.npy", mmap_mode="r")
     except (OSError, ValueError):
         return None  # absent or damaged: rebuild
-    return TokenStore(tokens, offsets, tuple(meta["chars"]), digest, source, folder)
+    return TokenStore(tokens, offsets, tuple(meta["chars"]), digest, source, folder, meta.get("longest"))
 
 
 def _write_cache(folder: Path, tokens: np.ndarray, offsets: np.ndarray, chars: tuple[str, ...]) -> None:
@@ -204,6 +209,7 @@ def _write_cache(folder: Path, tokens: np.ndarray, offsets: np.ndarray, chars: t
         np.save(tmp / "tokens.npy", tokens)
         np.save(tmp / "offsets.npy", offsets)
         meta = {"format": STORE_FORMAT, "chars": list(chars), "items": len(offsets) - 1, "tokens": len(tokens)}
+        meta["longest"] = longest_item(offsets)
         (tmp / "meta.json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
         os.rename(tmp, folder)
     except OSError:
@@ -226,7 +232,7 @@ class _Builder:
     def add(self, items: list[str]) -> None:
         if not items:
             return
-        self.lengths.append(np.fromiter(map(len, items), dtype=np.int64, count=len(items)))
+        self.lengths.append(np.fromiter(map(len, items), dtype=np.int32, count=len(items)))
         cps = np.frombuffer("".join(items).encode("utf-32-le"), dtype=np.uint32)
         ids = self.table[cps]
         if (ids < 0).any():
@@ -248,9 +254,13 @@ class _Builder:
         for start in range(0, self.n, CHUNK_BYTES):
             stop = min(start + CHUNK_BYTES, self.n)
             tokens[start:stop] = lut[self.buf[start:stop]]
-        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        offsets = np.zeros(sum(map(len, self.lengths)) + 1, dtype=np.int64)
+        at = 0
+        for lengths in self.lengths:  # chunk by chunk: no concatenated copy
+            np.cumsum(lengths, out=offsets[at + 1 : at + 1 + len(lengths)], dtype=np.int64)
+            offsets[at + 1 : at + 1 + len(lengths)] += offsets[at]
+            at += len(lengths)
+        self.lengths.clear()
         chars = tuple(chr(self.codepoints[i]) for i in ranks)
         return tokens, offsets, chars
 

@@ -151,6 +151,8 @@ class StepLoss:
             ids = [parallel.device.index] if parallel.device.type == "cuda" else None
             self.module = DDP(self.module, device_ids=ids)
             self.stop.install()
+            if parallel.rank > 0:  # dropout masks differ between ranks; rank 0 keeps the seed's stream
+                torch.manual_seed(torch.initial_seed() + 1_000_003 * parallel.rank)
 
     def __call__(self, split: Any, ix: torch.Tensor) -> torch.Tensor:
         p = self.parallel
