@@ -1,9 +1,9 @@
 """A corpus of millions of lines in bounded memory: torch-free (numpy only).
 
 The corpus becomes a flat array of token ids (uint8, uint16 or uint32, the
-narrowest that holds the vocabulary) plus int64 item offsets: item i is
-tokens[offsets[i]:offsets[i+1]], without boundaries. It is built in one streaming
-pass over the file and cached next to nothing else, under
+narrowest that holds the vocabulary) plus item offsets (uint32; int64 past 4G
+characters): item i is tokens[offsets[i]:offsets[i+1]], without boundaries. It
+is built in one streaming pass over the file and cached under
 $XDG_CACHE_HOME/mmzoo/corpora/<sha256 of the file>/, so a second run
 memory-maps it and starts at once. The items, the vocabulary and the split are
 exactly those of `mmzoo.corpus` (read_items, Vocab.from_items, split_items): the
@@ -30,7 +30,7 @@ from mmzoo.contract import BOUNDARY, SPLIT_FRACTIONS
 from mmzoo.corpus import Vocab
 from mmzoo.errors import MmzooError
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 CHUNK_BYTES = 4 << 20  # bytes decoded at a time while building
 HASH_BYTES = 8 << 20
 # Files at least this big are streamed into the store; smaller ones load as a list of
@@ -71,6 +71,11 @@ def shuffled_indices(n: int, seed: int) -> np.ndarray:
     return np.frombuffer(order, dtype=np.uint32 if order.typecode == "I" else np.int64)
 
 
+def index_dtype(largest: int) -> np.dtype:
+    """uint32 for offsets up to 4G (half the memory of int64), int64 beyond."""
+    return np.dtype(np.uint32 if largest < 2**32 else np.int64)
+
+
 def token_dtype(vocab_size: int) -> np.dtype:
     """The narrowest unsigned type that holds ids 0..vocab_size-1."""
     for dtype in (np.uint8, np.uint16, np.uint32):
@@ -84,7 +89,7 @@ class TokenStore:
     """A built or cached corpus: flat tokens, item offsets and its characters."""
 
     tokens: np.ndarray  # [total chars], ids 1..V-1 (0, the boundary, never stored)
-    offsets: np.ndarray  # [items + 1], int64
+    offsets: np.ndarray  # [items + 1], uint32 (int64 past 4G characters)
     chars: tuple[str, ...]  # the vocabulary without the boundary, sorted
     sha256: str
     source: str
@@ -119,12 +124,13 @@ class TokenStore:
         if path is not None and path.is_file():
             return np.load(path, mmap_mode="r")
         train = self.split(seed)["train"]
-        cum = np.zeros(len(train) + 1, dtype=np.int64)
+        total_windows = len(self.tokens) + len(self)  # an upper bound: every item's chars + 1
+        cum = np.zeros(len(train) + 1, dtype=index_dtype(total_windows))
         total = 0
         for start in range(0, len(train), 1 << 20):  # in chunks: bounded temporaries
             items = np.asarray(train[start : start + (1 << 20)], dtype=np.int64)
             counts = self.offsets[items + 1] - self.offsets[items] + 1
-            np.cumsum(counts, out=cum[start + 1 : start + 1 + len(items)])
+            np.cumsum(counts, out=cum[start + 1 : start + 1 + len(items)], dtype=cum.dtype)
             cum[start + 1 : start + 1 + len(items)] += total
             total = int(cum[start + len(items)])
         if path is not None:
@@ -172,6 +178,7 @@ def open_store(path: Path, cache: Path | None = None) -> TokenStore:
     if store is not None:
         return store
     tokens, offsets, chars = build_arrays(path)
+    shutil.rmtree(folder, ignore_errors=True)  # a damaged or older cache: replaced
     _write_cache(folder, tokens, offsets, chars)
     cached = _load_cached(folder, digest, str(path))
     return cached or TokenStore(tokens, offsets, chars, digest, str(path))
@@ -254,10 +261,10 @@ class _Builder:
         for start in range(0, self.n, CHUNK_BYTES):
             stop = min(start + CHUNK_BYTES, self.n)
             tokens[start:stop] = lut[self.buf[start:stop]]
-        offsets = np.zeros(sum(map(len, self.lengths)) + 1, dtype=np.int64)
+        offsets = np.zeros(sum(map(len, self.lengths)) + 1, dtype=index_dtype(self.n))
         at = 0
         for lengths in self.lengths:  # chunk by chunk: no concatenated copy
-            np.cumsum(lengths, out=offsets[at + 1 : at + 1 + len(lengths)], dtype=np.int64)
+            np.cumsum(lengths, out=offsets[at + 1 : at + 1 + len(lengths)], dtype=offsets.dtype)
             offsets[at + 1 : at + 1 + len(lengths)] += offsets[at]
             at += len(lengths)
         self.lengths.clear()
