@@ -104,6 +104,8 @@ def test_streamed_batches_equal_the_in_memory_ones(tmp_path: Path, cache: Path, 
         assert _same_examples(streamed[part].x, streamed[part].y, memory[part].x, memory[part].y)
     ix = torch.randint(0, len(memory["train"]), (256,), generator=torch.Generator().manual_seed(0))
     assert _same_examples(*streamed["train"].batch(ix), *memory["train"].batch(ix))
+    real = int((memory["train"].batch(ix)[1] != PAD).sum())  # what a data-parallel step divides by
+    assert streamed["train"].targets(ix) == memory["train"].targets(ix) == real
 
 
 def _same_examples(xs: torch.Tensor, ys: torch.Tensor, xm: torch.Tensor, ym: torch.Tensor) -> bool:

@@ -9,12 +9,14 @@ How a run stays one run:
   asked for, whatever the number of processes;
 - each rank's loss is scaled by (its targets * world_size / the batch's targets), so
   that DistributedDataParallel's mean of the gradients is exactly the gradient of
-  the global batch's mean loss, as in a single process;
+  the global batch's mean loss, as in a single process; every rank counts the
+  global batch's targets itself (split.targets(ix)), so the gradients' all-reduce
+  is the only collective of most steps;
 - rank 0 alone evaluates, prints, and writes checkpoints and metrics;
-- Ctrl-C or SIGTERM on any rank sets a stop flag that is all-reduced with the
-  target count before every step, so all ranks stop at the same step and rank 0
-  saves; a rank that dies ends the others through torchrun, and the best
-  checkpoint on disk is intact because every write is atomic.
+- Ctrl-C or SIGTERM on any rank sets a stop flag that is all-reduced every
+  STOP_CHECK_EVERY steps, so all ranks stop at the same step and rank 0 saves;
+  a rank that dies ends the others through torchrun, and the best checkpoint
+  on disk is intact because every write is atomic.
 
 BatchNorm: each rank normalises with its own shard's statistics (no SyncBatchNorm:
 mmzoo's BatchNorm also normalises [B, T, C] inputs, which convert_sync_batchnorm
@@ -42,6 +44,7 @@ from mmzoo.engine.loss import batch_loss
 from mmzoo.errors import MmzooError
 
 T = TypeVar("T")
+STOP_CHECK_EVERY = 8  # steps between all-reduces of the stop flag: one collective less per step
 
 
 @dataclass
@@ -145,6 +148,7 @@ class StepLoss:
         self.parallel = parallel
         self.module: nn.Module = _Loss(model)
         self.stop = StopFlag()
+        self.calls = 0
         if parallel.active:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -156,23 +160,26 @@ class StepLoss:
 
     def __call__(self, split: Any, ix: torch.Tensor) -> torch.Tensor:
         p = self.parallel
-        if p.active:
-            if len(ix) < p.world_size:
-                raise MmzooError(f"--batch-size {len(ix)} is smaller than the {p.world_size} processes")
-            ix = ix[p.rank :: p.world_size]
-        x, y = split.batch(ix)
-        x, y = x.to(p.device, non_blocking=True), y.to(p.device, non_blocking=True)
-        scale = 1.0
-        if p.active:
-            mine = (y != PAD).sum()
-            flags = torch.stack([torch.tensor(float(self.stop.raised), device=p.device), mine.double()])
-            dist.all_reduce(flags)  # [ranks asked to stop, targets in the global batch]
-            if flags[0].item() > 0:
-                raise KeyboardInterrupt
-            scale = float(mine) * p.world_size / float(flags[1])
+        if not p.active:
+            x, y = split.batch(ix)
+            with autocast(p.device):
+                return self.module(x.to(p.device, non_blocking=True), y.to(p.device, non_blocking=True))
+        if len(ix) < p.world_size:
+            raise MmzooError(f"--batch-size {len(ix)} is smaller than the {p.world_size} processes")
+        self.calls += 1
+        if self.calls % STOP_CHECK_EVERY == 0 and self._anyone_stopping():
+            raise KeyboardInterrupt  # on every rank, at the same step
+        total = split.targets(ix)  # of the global batch: every rank holds the same ix
+        x, y = split.batch(ix[p.rank :: p.world_size])
+        scale = int((y != PAD).sum()) * p.world_size / max(total, 1)
         with autocast(p.device):
-            loss = self.module(x, y)
-        return loss * scale if p.active else loss
+            loss = self.module(x.to(p.device, non_blocking=True), y.to(p.device, non_blocking=True))
+        return loss * scale
+
+    def _anyone_stopping(self) -> bool:
+        flag = torch.tensor([float(self.stop.raised)], device=self.parallel.device)
+        dist.all_reduce(flag)
+        return bool(flag.item() > 0)
 
     def close(self) -> None:
         self.stop.restore()

@@ -45,6 +45,13 @@ class StreamedSplit:
             return self._sequences(self.items[k])
         return self._windows(k)
 
+    def targets(self, ix: torch.Tensor) -> int:
+        """How many targets the examples ix hold: one per window, or chars + 1 per item."""
+        if self.cum is not None:
+            return len(ix)
+        items = np.asarray(self.items[ix.numpy()], dtype=np.int64)
+        return int((self.offsets[items + 1] - self.offsets[items]).sum()) + len(items)
+
     def _sequences(self, items: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, T] = [0, c1..cn, 0..], y [B, T] = [c1..cn, 0, -1..]; T = longest + 1."""
         items = np.asarray(items, dtype=np.int64)
@@ -62,7 +69,8 @@ class StreamedSplit:
     def _windows(self, k: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, C]: the C tokens before target t of its item (0 = boundary/padding), y [B]."""
         assert self.cum is not None and self.context is not None
-        which = np.searchsorted(self.cum, k, side="right") - 1
+        # k in cum's own dtype: a mixed-dtype searchsorted would copy all of cum every call
+        which = np.searchsorted(self.cum, k.astype(self.cum.dtype), side="right") - 1
         t = k - self.cum[which]  # target position in the item: 0..n
         item = self.items[which].astype(np.int64)
         start = self.offsets[item]
