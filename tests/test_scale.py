@@ -3,6 +3,7 @@ in-memory path; two gloo processes train the same model as one process."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -136,9 +137,13 @@ def test_training_from_the_store_is_training_from_the_list(tmp_path: Path, cache
 
 @pytest.mark.slow
 def test_two_gloo_processes_train_the_single_process_model(tmp_path: Path, small_names: Path) -> None:
+    from mmzoo.corpus import load_corpus
+
     common = ["train", "mlp", "--data", str(small_names), "--steps", "25", "--batch-size", "48", "--threads", "1"]
     env = {"OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    run_mmzoo(*common, "--out", str(tmp_path / "one"), cwd=tmp_path, env=env)
+    spec = get_zoo().model("mlp")  # the single-process run, in this process: what `mmzoo train` runs
+    recipe = dataclasses.replace(spec.recipe, steps=25, batch_size=48)
+    train(spec, load_corpus(str(small_names)), spec.make_config(None, {}), recipe, 42, tmp_path / "one", log=print)
     # the DDP run streams the corpus from the token store: both paths at once must agree
     streamed = {**env, "MMZOO_STREAM_MIN_BYTES": "0"}
     ddp = run_mmzoo(*common, "--out", str(tmp_path / "two"), "--nproc", "2", cwd=tmp_path, env=streamed, timeout=240)
