@@ -22,6 +22,7 @@ JSON_OPT = typer.Option(False, "--json", help="Print one JSON document on stdout
 MAX_ITEM_OPT = typer.Option(
     None, "--max-item-length", help="Refuse data lines longer than this many characters (default 10,000)."
 )
+DEVICE_OPT = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto (cuda, then mps, then cpu).")
 
 
 def _zoo() -> Any:
@@ -123,10 +124,16 @@ def cmd_train(
     threads: int | None = typer.Option(
         None, "--threads", help="torch CPU threads (default: one per core; 1 is often faster on a busy machine)."
     ),
+    device: str = DEVICE_OPT,
+    nproc: int | None = typer.Option(None, "--nproc", help="Data-parallel over N processes (runs torchrun)."),
     as_json: bool = JSON_OPT,
     max_item_length: int | None = MAX_ITEM_OPT,
 ) -> None:
     """Train a model; the best checkpoint by val loss is kept in the run folder."""
+    if nproc is not None:
+        from mmzoo.cli.launch import launch
+
+        raise typer.Exit(launch(nproc, sys.argv[1:]))
     from mmzoo.engine.commands.train import run_train
 
     if threads is not None:
@@ -150,8 +157,9 @@ def cmd_train(
         resume,
         quiet=as_json,
         max_item_length=max_item_length,
+        device=device,
     )
-    if as_json:
+    if as_json and result["rank"] == 0:
         print_json(result)
     if result["interrupted"]:
         raise typer.Exit(130)  # the checkpoint is saved, but `train && export` should stop here
@@ -208,13 +216,14 @@ def _onnx_target(target: str) -> Path | None:
 def cmd_eval(
     target: str = typer.Argument(..., help="A run folder, a checkpoint, or a model name."),
     data: str | None = typer.Option(None, "--data", help="Loss on this file instead of the run's splits."),
+    device: str = DEVICE_OPT,
     as_json: bool = JSON_OPT,
     max_item_length: int | None = MAX_ITEM_OPT,
 ) -> None:
     """Train/val/test loss of a run, or its loss on another file."""
     from mmzoo.engine.commands.eval import evaluate
 
-    doc = evaluate(target, data, max_item_length)
+    doc = evaluate(target, data, max_item_length, device)
     if as_json:
         print_json(doc)
         return
@@ -285,13 +294,14 @@ def cmd_diagnose(
         None, "--out", help="Folder for the figures and stats.json (default runs/MODEL/diagnose-<timestamp>)."
     ),
     seed: int = typer.Option(42, "--seed", help="Seeds the split, the init and the batches."),
+    device: str = DEVICE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train briefly with hooks on every layer: activation, gradient and update plots, and flags."""
     from mmzoo.engine.commands.diagnose import DiagnoseRequest, run_diagnose
 
     req = DiagnoseRequest(model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, gain, last_scale,
-                          compare, quiet=as_json)  # fmt: skip
+                          compare, quiet=as_json, device=device)  # fmt: skip
     doc, report = run_diagnose(_zoo(), req)
     if as_json:
         print_json(doc)

@@ -47,6 +47,14 @@ class SplitTensors:
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    def batch(self, ix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch source interface, shared with the streamed StreamedSplit."""
+        return self.x[ix], self.y[ix]
+
+    def targets(self, ix: torch.Tensor) -> int:
+        """How many targets (real positions) the examples ix hold."""
+        return len(ix) if self.y.dim() == 1 else int((self.y[ix] != PAD).sum())
+
 
 def tensorize(items: list[str], vocab: Vocab, length: int, model: Any) -> SplitTensors:
     """Windows for a window model, whole sequences for the others."""

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from mmzoo.contract import is_window
 from mmzoo.engine.batches import PAD
+from mmzoo.engine.devices import device_of
 
 
 def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -25,12 +26,13 @@ def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tens
 def split_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 16384) -> float:
     """Exact mean NLL over a whole split, in eval mode, in chunks."""
     was_training = model.training
+    device = device_of(model)  # splits stay on the CPU; chunks go to the model
     model.eval()
     total, count = 0.0, 0
     if not is_window(model):
         chunk = max(1, chunk // max(1, x.shape[1]))
     for start in range(0, x.shape[0], chunk):
-        xb, yb = x[start : start + chunk], y[start : start + chunk]
+        xb, yb = x[start : start + chunk].to(device), y[start : start + chunk].to(device)
         n = int((yb != PAD).sum())
         if n:
             total += float(batch_loss(model, xb, yb)) * n

@@ -19,11 +19,14 @@ import torch.nn as nn
 
 from mmzoo import __version__
 from mmzoo.contract import SPLIT_FRACTIONS, input_mode_of
-from mmzoo.corpus import Corpus, split_items
+from mmzoo.corpus import Corpus
+from mmzoo.corpus_store import item_count, split_sizes
 from mmzoo.engine import checkpoint
-from mmzoo.engine.batches import SplitTensors, tensorize_splits
 from mmzoo.engine.causality import check_causal
-from mmzoo.engine.loss import batch_loss, split_loss
+from mmzoo.engine.distributed import Parallel, StepLoss
+from mmzoo.engine.loss import split_loss
+from mmzoo.engine.runlock import lock_path
+from mmzoo.engine.token_batches import eval_note, make_splits
 from mmzoo.errors import MmzooError
 from mmzoo.models.blocks import param_count
 from mmzoo.registry import ModelSpec, Recipe
@@ -62,7 +65,7 @@ def stamped_path(folder: Path, prefix: str = "") -> Path:
     name = prefix + datetime.now().strftime("%Y%m%d-%H%M%S")
     base = folder / name
     candidate, n = base, 1
-    while candidate.exists():
+    while candidate.exists() or lock_path(candidate).exists():  # a new run's lock comes before its folder
         n += 1
         candidate = base.with_name(f"{name}-{n}")
     return candidate
@@ -113,7 +116,7 @@ def checkpoint_meta(
     spec: ModelSpec, config: Any, corpus: Corpus, seed: int, model: nn.Module, recipe: Recipe, metrics: dict
 ) -> dict[str, Any]:
     vocab = corpus.vocab
-    splits = split_items(corpus.items, seed)
+    n_items = item_count(corpus)  # a Corpus or a streamed TokenStore
     return {
         "checkpoint_format": checkpoint.CHECKPOINT_FORMAT,
         "mmzoo_version": __version__,
@@ -127,8 +130,8 @@ def checkpoint_meta(
         "input_mode": input_mode_of(model),
         "max_length": corpus.max_length,
         "params": param_count(model),
-        "data": {"source": corpus.source, "sha256": corpus.sha256, "items": len(corpus.items)},
-        "split": {"seed": seed, "fractions": list(SPLIT_FRACTIONS), "sizes": {k: len(v) for k, v in splits.items()}},
+        "data": {"source": corpus.source, "sha256": corpus.sha256, "items": n_items, **eval_note(corpus)},
+        "split": {"seed": seed, "fractions": list(SPLIT_FRACTIONS), "sizes": split_sizes(n_items)},
         "metrics": metrics,
     }
 
@@ -146,15 +149,21 @@ class Trainer:
         seed: int,
         run_dir: Path | None,
         log: Callable[[str], None],
+        parallel: Parallel | None = None,
     ) -> None:
         self.spec, self.corpus, self.config, self.recipe, self.seed = spec, corpus, config, recipe, seed
         self.run_dir, self.log = run_dir, log
+        self.parallel = parallel or Parallel()  # rank, world size and device (engine/distributed.py)
         torch.manual_seed(seed)
         self.model = spec.create(config, corpus.vocab.size)
         check_causal(self.model, corpus.vocab.size, spec.name, "train")  # before any time is spent
-        self.splits: dict[str, SplitTensors] = tensorize_splits(corpus, seed, self.model)
+        # batch sources: len(split) and split.batch(ix) -> (x, y) (engine/token_batches.py)
+        self.splits: dict[str, Any] = make_splits(corpus, seed, self.model, whole_train=spec.fit is not None)
         if len(self.splits["train"]) == 0 or len(self.splits["val"]) == 0:
-            raise MmzooError(f"{corpus.source} has too few items ({len(corpus.items)}) for a train/val split")
+            raise MmzooError(f"{corpus.source} has too few items ({item_count(corpus)}) for a train/val split")
+        if spec.fit is None:
+            self.model.to(self.parallel.device)
+        self.step_loss = StepLoss(self.model, self.parallel) if spec.fit is None else None
         self.optimizer = make_optimizer(self.model, recipe) if spec.fit is None and recipe.steps else None
         self.rng = torch.Generator().manual_seed(seed)
         self.step = 0
@@ -174,9 +183,13 @@ class Trainer:
             "val_loss": val_loss,
             "train_seconds": round(self.elapsed, 2),
         }
-        return checkpoint_meta(self.spec, self.config, self.corpus, self.seed, self.model, self.recipe, metrics)
+        meta = checkpoint_meta(self.spec, self.config, self.corpus, self.seed, self.model, self.recipe, metrics)
+        meta["world_size"] = self.parallel.world_size
+        return meta
 
     def evaluate_and_save(self) -> float:
+        if not self.parallel.is_main:
+            return math.nan  # rank 0 alone evaluates and writes
         assert self.run_dir is not None, "a watched run (run_dir None) saves nothing"
         val = split_loss(self.model, self.splits["val"].x, self.splits["val"].y)
         if diverged(val, self.first_loss):  # before saving: the last good checkpoints stay
@@ -260,7 +273,7 @@ class Trainer:
                 ix = torch.randint(0, len(train), (recipe.batch_size,), generator=self.rng)
                 for obs in self.observers:
                     obs.on_step_begin(self, self.step)
-                loss = batch_loss(model, train.x[ix], train.y[ix])
+                loss = self.step_loss(train, ix)  # this rank's shard of the global batch ix
                 if regularize is not None:
                     loss = loss + regularize()
                 self.optimizer.zero_grad(set_to_none=True)
@@ -285,6 +298,9 @@ class Trainer:
                     self.log(f"step {self.step}/{total}  train {smoothed:.4f}  val {val:.4f}")
         except KeyboardInterrupt:
             interrupted = True
+        finally:
+            if self.step_loss is not None:
+                self.step_loss.close()
         self.elapsed = time.perf_counter() - started
         if self.run_dir is not None and (interrupted or not (self.run_dir / checkpoint.WEIGHTS).exists()):
             self.evaluate_and_save()
@@ -302,8 +318,9 @@ def train(
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
     progress: Any = None,
     on_checkpoint: Callable[[Trainer], None] | None = None,
+    parallel: Parallel | None = None,
 ) -> TrainResult:
-    trainer = Trainer(spec, corpus, config, recipe, seed, run_dir, log)
+    trainer = Trainer(spec, corpus, config, recipe, seed, run_dir, log, parallel)
     trainer.on_checkpoint = on_checkpoint
     if resume:
         trainer.restore_last()

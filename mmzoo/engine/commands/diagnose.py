@@ -33,6 +33,7 @@ class DiagnoseRequest:
     last_scale: float | None = None
     compare: str | None = None
     quiet: bool = False
+    device: str | None = None  # --device: cpu, cuda, mps or auto
 
 
 def default_out(model_name: str) -> Path:
@@ -107,11 +108,12 @@ def run_diagnose(zoo: Any, req: DiagnoseRequest) -> tuple[dict[str, Any], str]:
 def _run_one(
     spec: Any, corpus: Any, config: Any, recipe: Any, req: DiagnoseRequest, surgery: Any, out: Path, progress: Any
 ) -> tuple[dict[str, Any], str]:
+    from mmzoo.engine.devices import resolve_device
     from mmzoo.engine.diagnose import diagnose, format_report
     from mmzoo.engine.diagnose.plots import draw_all
 
     result = diagnose(spec, corpus, config, recipe, recipe.steps, req.init, req.no_bn, req.seed, preset=req.preset,
-                      progress=progress, surgery=surgery)  # fmt: skip
+                      progress=progress, surgery=surgery, device=resolve_device(req.device))  # fmt: skip
     if progress is not None:
         print(file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,14 +11,24 @@ if TYPE_CHECKING:
     from mmzoo.corpus import Vocab
 
 
-def evaluate(target: str, data: str | None, max_item_length: int | None = None) -> dict[str, Any]:
+def evaluate(
+    target: str, data: str | None, max_item_length: int | None = None, device: str | None = None
+) -> dict[str, Any]:
     from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, read_items, split_items
     from mmzoo.engine.batches import tensorize
+    from mmzoo.engine.devices import resolve_device
     from mmzoo.engine.loss import split_loss
     from mmzoo.engine.runs import load_run, resolve
+    from mmzoo.engine.token_batches import eval_samples
 
+    where = resolve_device(device)  # a bad --device fails before any loading
     run = load_run(resolve(target))
+    run.model.to(where)  # split_loss sends each chunk to the model's device
     vocab = Vocab(tuple(run.meta["vocab"]))
+    sampled = eval_samples(run.meta, run.model) if data is None else None
+    if sampled is not None:  # a streamed corpus: each split on a capped uniform sample
+        losses = {k: {"items": n, "loss": split_loss(run.model, t.x, t.y)} for k, (n, t) in sampled.items()}
+        return {"model": run.meta["model"], "run": str(run.directory), "losses": losses}
     if data is not None:
         path = Path(data)
         items = read_items(path, max_item_length)[0] if path.exists() else load_corpus(data, max_item_length).items

@@ -27,21 +27,28 @@ def run_export(
     from mmzoo.engine.export import ExportInputs, export_model
     from mmzoo.engine.runlock import TargetLock
     from mmzoo.engine.runs import load_run, resolve
+    from mmzoo.engine.token_batches import export_splits
 
     run = load_run(resolve(target))
     meta = run.meta
     out = Path(out) if out is not None else EXPORT_DIR / f"{meta['model']}.onnx"
     check_out(out)
-    corpus = load_corpus(meta["data"]["source"], max(DEFAULT_MAX_ITEM_LENGTH, meta["max_length"]))
-    if corpus.sha256 != meta["data"]["sha256"]:
-        raise MmzooError(f"{corpus.source} changed since training: export needs the training data to calibrate")
-    vocab = Vocab(tuple(meta["vocab"]))
-    splits = split_items(corpus.items, meta["split"]["seed"])
-    train = tensorize(splits["train"], vocab, meta["max_length"], run.model)
-    val = tensorize(splits["val"], vocab, meta["max_length"], run.model)
+    train_items: list[str] | None = None
+    sampled = export_splits(meta, run.model)  # a streamed corpus: capped samples, bounded memory
+    if sampled is not None:
+        train, val = sampled
+    else:
+        corpus = load_corpus(meta["data"]["source"], max(DEFAULT_MAX_ITEM_LENGTH, meta["max_length"]))
+        if corpus.sha256 != meta["data"]["sha256"]:
+            raise MmzooError(f"{corpus.source} changed since training: export needs the training data to calibrate")
+        vocab = Vocab(tuple(meta["vocab"]))
+        splits = split_items(corpus.items, meta["split"]["seed"])
+        train_items = splits["train"]
+        train = tensorize(train_items, vocab, meta["max_length"], run.model)
+        val = tensorize(splits["val"], vocab, meta["max_length"], run.model)
     with TargetLock(out, "export"):
         report = export_model(ExportInputs(run.model, meta, train, val), out, opset, calibrate)
-    warning = suspicious_loss_warning(report.stats.val_loss, splits["train"])
+    warning = suspicious_loss_warning(report.stats.val_loss, train_items) if train_items else None
     if warning:
         print(f"mmzoo: warning: {warning}", file=sys.stderr)
     doc = report.as_json()

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import shutil
 import sys
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mmzoo.engine.runlock import TargetLock, lock_path
+from mmzoo.engine.runlock import TargetLock
 from mmzoo.errors import MmzooError, UsageError
 from mmzoo.fsutil import sync_dir
 
@@ -33,21 +33,51 @@ def run_train(
     resume: bool,
     quiet: bool = False,
     max_item_length: int | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    from mmzoo.engine import distributed
+    from mmzoo.engine.devices import resolve_device
+
+    parallel = distributed.start(resolve_device(device))  # a no-op outside torchrun
+    try:
+        request = (model_name, data, steps, batch_size, lr, seed, sets, preset, out, resume, quiet, max_item_length)
+        return _run_train(zoo, *request, parallel)
+    finally:
+        parallel.close()
+
+
+def _run_train(
+    zoo: Any,
+    model_name: str,
+    data: str | None,
+    steps: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    seed: int,
+    sets: dict[str, str],
+    preset: str | None,
+    out: Path | None,
+    resume: bool,
+    quiet: bool,
+    max_item_length: int | None,
+    parallel: Any,
 ) -> dict[str, Any]:
     spec = zoo.model(model_name)
     if not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed must be between 0 and 2**63-1, got {seed}")
+    quiet = quiet or not parallel.is_main  # rank 0 alone prints
     if resume:
         run_dir = _resume_target(spec, out, batch_size, lr)
-        with TargetLock(run_dir, "train --resume"):
-            job = _resume_job(spec, run_dir, data, steps, max_item_length)
-            result = _run(job, quiet)
+        with _lock(run_dir, "train --resume", parallel):
+            job = _resume_job(spec, run_dir, data, steps, max_item_length, parallel)
+            result = _run(job, quiet, parallel)
     else:
-        job_parts = _new_job(spec, data, steps, batch_size, lr, sets, preset, max_item_length)
-        run_dir = out if out is not None else _default_out(spec.name)
-        with TargetLock(run_dir, "train"):
-            _check_new_out(run_dir)
-            result = _run(_Job(spec, *job_parts, seed, run_dir, resume=False), quiet)
+        job_parts = _new_job(spec, data, steps, batch_size, lr, sets, preset, max_item_length, parallel)
+        run_dir = parallel.agree(out if out is not None else _default_out(spec.name))  # rank 0's name
+        with _lock(run_dir, "train", parallel):
+            if parallel.is_main:
+                _check_new_out(run_dir)
+            result = _run(_Job(spec, *job_parts, seed, run_dir, resume=False), quiet, parallel)
     if not quiet:
         status = "interrupted; best checkpoint kept" if result.interrupted else "done"
         print(
@@ -55,7 +85,7 @@ def run_train(
             f"({result.params:,} params) -> {result.run_dir}",
             file=sys.stderr,
         )
-    return result.as_json()
+    return {**result.as_json(), "rank": parallel.rank, "world_size": parallel.world_size}
 
 
 @dataclass
@@ -78,27 +108,30 @@ def _new_job(
     sets: dict[str, str],
     preset: str | None,
     max_item_length: int | None,
+    parallel: Any,
 ) -> tuple[Any, Any, Any]:
-    from mmzoo.corpus import load_corpus
+    from mmzoo.corpus_store import load_training_corpus
 
     config = spec.make_config(preset, sets)
     overrides = {k: v for k, v in (("steps", steps), ("batch_size", batch_size), ("lr", lr)) if v is not None}
     recipe = dataclasses.replace(spec.recipe, **overrides)
     if recipe.steps < 0 or recipe.batch_size < 1 or not (math.isfinite(recipe.lr) and recipe.lr > 0):
         raise UsageError("--steps must be >= 0, --batch-size >= 1 and --lr a finite number > 0")
-    return config, recipe, load_corpus(data, max_item_length=max_item_length)
+    corpus = parallel.main_first(lambda: load_training_corpus(data, max_item_length))  # rank 0 builds any cache
+    return config, recipe, corpus
 
 
 def _default_out(model_name: str) -> Path:
     """runs/MODEL/<timestamp>, unique; made only when its first checkpoint is saved."""
     from mmzoo.engine.runs import RUNS_ROOT
+    from mmzoo.engine.train import stamped_path
 
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate, n = RUNS_ROOT / model_name / stamp, 1
-    while candidate.exists() or lock_path(candidate).exists():
-        n += 1
-        candidate = RUNS_ROOT / model_name / f"{stamp}-{n}"
-    return candidate
+    return stamped_path(RUNS_ROOT / model_name)
+
+
+def _lock(run_dir: Path, what: str, parallel: Any) -> Any:
+    """The run folder's lock, held by rank 0 (the one writer) under torchrun."""
+    return TargetLock(run_dir, what) if parallel.is_main else contextlib.nullcontext()
 
 
 def _check_new_out(out: Path) -> None:
@@ -124,8 +157,11 @@ def _resume_target(spec: Any, out: Path | None, batch_size: int | None, lr: floa
     return Path(run_dir)
 
 
-def _resume_job(spec: Any, run_dir: Path, data: str | None, steps: int | None, limit: int | None) -> _Job:
-    from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, load_corpus
+def _resume_job(
+    spec: Any, run_dir: Path, data: str | None, steps: int | None, limit: int | None, parallel: Any
+) -> _Job:
+    from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH
+    from mmzoo.corpus_store import load_training_corpus
     from mmzoo.engine import checkpoint
 
     last = checkpoint.load_meta(run_dir, last=True)
@@ -140,23 +176,29 @@ def _resume_job(spec: Any, run_dir: Path, data: str | None, steps: int | None, l
     if steps is not None:
         recipe = dataclasses.replace(recipe, steps=steps)
     limit = max(limit or DEFAULT_MAX_ITEM_LENGTH, last["max_length"])
-    corpus = load_corpus(data or last["data"]["source"], max_item_length=limit)
+    corpus = parallel.main_first(lambda: load_training_corpus(data or last["data"]["source"], limit))
     if corpus.sha256 != last["data"]["sha256"]:
         raise MmzooError(f"{corpus.source} has changed since the run started: cannot resume")
     return _Job(spec, config, recipe, corpus, last["split"]["seed"], run_dir, resume=True)
 
 
-def _run(job: _Job, quiet: bool) -> Any:
+def _run(job: _Job, quiet: bool, parallel: Any) -> Any:
     """Train; a new run is written in a hidden staging folder and renamed into place
-    once its first checkpoint is complete, so a crash never leaves a half-made run."""
+    once its first checkpoint is complete, so a crash never leaves a half-made run.
+    Under torchrun, ranks other than 0 train alongside and write nothing."""
+    from mmzoo.corpus_store import item_count
     from mmzoo.engine.train import TrainingDiverged, train
+
+    if not parallel.is_main:
+        return train(job.spec, job.corpus, job.config, job.recipe, job.seed, job.run_dir, job.resume,
+                     log=lambda msg: None, parallel=parallel)  # fmt: skip
 
     run_dir = job.run_dir if job.resume else _staging(job.run_dir)
     published = job.resume
     log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     if not quiet:
         print(
-            f"training {job.spec.name} on {job.corpus.source} ({len(job.corpus.items)} items) -> {job.run_dir}",
+            f"training {job.spec.name} on {job.corpus.source} ({item_count(job.corpus):,} items) -> {job.run_dir}",
             file=sys.stderr,
         )
 
@@ -180,6 +222,7 @@ def _run(job: _Job, quiet: bool) -> Any:
                 log=log,
                 progress=progress,
                 on_checkpoint=publish,
+                parallel=parallel,
             )
     except TrainingDiverged as exc:
         kept = f"the last good checkpoint is kept in {job.run_dir}" if published else "no checkpoint was saved"
@@ -191,7 +234,7 @@ def _run(job: _Job, quiet: bool) -> Any:
         raise MmzooError("training saved no checkpoint (the val loss was never finite)")
     from mmzoo.engine.causality import suspicious_loss_warning
 
-    warning = suspicious_loss_warning(result.best_val_loss, job.corpus.items)
+    warning = suspicious_loss_warning(result.best_val_loss, getattr(job.corpus, "items", []))
     if warning:
         print(f"mmzoo: warning: {warning}", file=sys.stderr)
     return result

@@ -24,6 +24,7 @@ from mmzoo.engine.diagnose.flags import (
 from mmzoo.engine.diagnose.init import AS_BUILT, INIT_MODES, LAST_LAYER_SCALE, apply_init, find_head, remove_batchnorm
 from mmzoo.engine.diagnose.observer import DiagnoseObserver
 from mmzoo.engine.diagnose.stats import SATURATION, SNAPSHOTS, Diagnosis, _num, focus_layers, gradient_check
+from mmzoo.engine.distributed import Parallel
 from mmzoo.engine.loss import batch_loss, split_loss
 from mmzoo.engine.norms import norm_kinds, norm_label
 from mmzoo.engine.train import Trainer, make_optimizer
@@ -55,6 +56,7 @@ def diagnose(
     preset: str | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     surgery: Surgery | None = None,
+    device: torch.device | None = None,
 ) -> Diagnosis:
     """Build the model, apply --no-bn and --init, train `steps` steps in the
     Trainer's loop (the recipe's optimizer and schedule), and gather every statistic."""
@@ -66,7 +68,8 @@ def diagnose(
     if init not in INIT_MODES:
         raise MmzooError(f"--init must be one of {', '.join(INIT_MODES)}, got {init!r}")
     recipe = dataclasses.replace(recipe, steps=steps)
-    trainer = Trainer(spec, corpus, config, recipe, seed, None, log=lambda message: None)
+    parallel = Parallel(device=device or torch.device("cpu"))  # --device; statistics come back to the CPU
+    trainer = Trainer(spec, corpus, config, recipe, seed, None, log=lambda message: None, parallel=parallel)
     prepared = _operate(trainer, surgery)
     observer = DiagnoseObserver(trainer.model, steps, seed, progress)
     trainer.observers.append(observer)

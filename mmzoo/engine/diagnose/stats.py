@@ -22,7 +22,7 @@ SNAPSHOTS = ("init", "end")
 def _sample(t: torch.Tensor, generator: torch.Generator) -> np.ndarray:
     if t.numel() > MAX_SAMPLES:
         t = t[torch.randperm(t.numel(), generator=generator)[:MAX_SAMPLES]]
-    return t.numpy().astype(np.float32)
+    return t.cpu().numpy().astype(np.float32)
 
 
 def _num(x: float) -> float | None:
