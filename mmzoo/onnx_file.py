@@ -10,16 +10,15 @@ with the graph itself: vocab length = logits width, declared mode = actual input
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mmzoo.checks import MAX_CONTEXT, MAX_ITEM_LIMIT, check_vocab, need_str, parse_int
-from mmzoo.contract import FORMAT_VERSION, MODES, REQUIRED_KEYS, SEQUENCE, STEP, WINDOW
+from mmzoo.contract import FORMAT_VERSION, GENERATE, MODES, REQUIRED_KEYS, SEQUENCE, STEP, WINDOW
 from mmzoo.errors import MmzooError
+from mmzoo.onnx_schema import model_proto_class
 
 MAX_ONNX_BYTES = 1 << 30  # protobuf itself stops at 2 GiB; mmzoo's models are kilobytes to megabytes
 MAX_STATE_ELEMENTS = 1 << 24  # per batch row, over all fixed state dims
@@ -57,7 +56,7 @@ def read_checked(path: Path) -> bytes:
 
 
 def parse(data: bytes, path: Path) -> Any:
-    proto = _onnx_protos().ModelProto()
+    proto = model_proto_class()()
     try:
         proto.ParseFromString(data)
     except Exception:  # protobuf's DecodeError and friends
@@ -65,32 +64,6 @@ def parse(data: bytes, path: Path) -> Any:
     if not proto.HasField("graph"):
         raise MmzooError(f"{path} is not an ONNX model (it has no graph)")
     return proto
-
-
-def _onnx_protos() -> Any:
-    """onnx's generated protobuf classes, without `import onnx`.
-
-    `import onnx` pulls in importlib.metadata, ml_dtypes and the helpers, which
-    cost `mmzoo sample x.onnx` about three times what the protobuf classes alone
-    do. The module is registered under its own name, so a later `import onnx` in
-    the same process reuses it (the same classes, one descriptor pool)."""
-    name = "onnx.onnx_ml_pb2"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec("onnx")  # finds the package without importing it
-    if spec is None or spec.origin is None:
-        raise MmzooError("the onnx package is not installed")
-    loader_spec = importlib.util.spec_from_file_location(name, Path(spec.origin).parent / "onnx_ml_pb2.py")
-    if loader_spec is None or loader_spec.loader is None:
-        raise MmzooError("the onnx package has no onnx_ml_pb2 module")
-    module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[name] = module
-    try:
-        loader_spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
 
 
 def check_model(proto: Any, path: Path) -> CheckedMetadata:
@@ -151,8 +124,8 @@ def check_metadata(props: dict[str, str]) -> CheckedMetadata:
     if missing:
         raise MmzooError(f"lacks mmzoo metadata: {', '.join(missing)}")
     mode = props["mmzoo.input"]
-    if mode not in MODES:
-        raise MmzooError(f"unknown input mode {mode[:20]!r} (one of {', '.join(MODES)})")
+    if mode not in (*MODES, GENERATE):
+        raise MmzooError(f"unknown input mode {mode[:20]!r} (one of {', '.join((*MODES, GENERATE))})")
     meta = CheckedMetadata(
         vocab=check_vocab(_json(props["mmzoo.vocab"], "mmzoo.vocab"), "mmzoo.vocab"),
         mode=mode,
@@ -160,7 +133,7 @@ def check_metadata(props: dict[str, str]) -> CheckedMetadata:
         max_length=parse_int(props["mmzoo.max_length"], 1, MAX_ITEM_LIMIT + 1, "mmzoo.max_length"),
         state=_state_pairs(_json(props["mmzoo.state"], "mmzoo.state")),
     )
-    if meta.state and mode != STEP:
+    if meta.state and mode not in (STEP, GENERATE):  # a generator keeps the state of the step graph it wraps
         raise MmzooError(f"mmzoo.state is only for step models, not {mode}")
     return meta
 
@@ -201,6 +174,9 @@ def check_graph_io(graph: Any, meta: CheckedMetadata) -> None:
     """The declared mode, context length, vocab and state against the graph's own inputs and outputs."""
     inputs = _io(graph.input, {t.name for t in graph.initializer})
     outputs = _io(graph.output)
+    if meta.mode == GENERATE:
+        _check_generate(inputs, outputs, meta)
+        return
     if "logits" not in outputs:
         raise MmzooError(f"the graph has no 'logits' output (outputs: {', '.join(outputs)[:80]})")
     elem, dims = outputs["logits"]
@@ -236,3 +212,23 @@ def _check_step(inputs: dict[str, Any], outputs: dict[str, Any], meta: CheckedMe
             size *= d if isinstance(d, int) else 1
         if size > MAX_STATE_ELEMENTS:
             raise MmzooError(f"state input {pair['input'][:40]!r} is too large ({dims})")
+
+
+GENERATE_INPUTS = {"uniforms": (FLOAT, 2), "temperature": (FLOAT, 0), "top_k": (INT64, 0)}
+INT32 = 6  # onnx.TensorProto.INT32
+
+
+def _check_generate(inputs: dict[str, Any], outputs: dict[str, Any], meta: CheckedMetadata) -> None:
+    """A generator file (docs/generate.md): uniforms, temperature, top_k in; tokens and vocab out."""
+    if set(inputs) != set(GENERATE_INPUTS):
+        raise MmzooError(f"a generate file has inputs {sorted(GENERATE_INPUTS)}, the graph has {sorted(inputs)[:8]}")
+    for name, (elem, rank) in GENERATE_INPUTS.items():
+        got_elem, dims = inputs[name]
+        if got_elem != elem or dims is None or len(dims) != rank:
+            raise MmzooError(f"{name!r} has the wrong type or rank for a generate file ({dims})")
+    for name, elem in (("tokens", INT64), ("vocab", INT32)):
+        if name not in outputs or outputs[name][0] != elem:
+            raise MmzooError(f"a generate file needs an output {name!r} of its documented type")
+    vocab_dims = outputs["vocab"][1]
+    if vocab_dims is not None and vocab_dims and isinstance(vocab_dims[0], int) and vocab_dims[0] != len(meta.vocab):
+        raise MmzooError(f"the graph's vocab has {vocab_dims[0]} entries, mmzoo.vocab {len(meta.vocab)}")
