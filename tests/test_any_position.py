@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, run_mmzoo
 
 EXPORTED = REPO / "exported"
+# step and window files: a generator file takes no prefix
 PRETRAINED = sorted(
     p for p in EXPORTED.glob("names-*.onnx") if not p.name.endswith(".gen.onnx")
 )  # prefixes: step/window files
