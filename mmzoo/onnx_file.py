@@ -156,7 +156,7 @@ def _state_pairs(value: Any) -> list[dict[str, str]]:
     return value
 
 
-def _io(values: Any, skip: set[str] = frozenset()) -> dict[str, tuple[int, list[int | str] | None]]:
+def _io(values: Any, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, tuple[int, list[int | str] | None]]:
     """name -> (element type, dims or None); a dim is its size or its symbolic name."""
     out: dict[str, tuple[int, list[int | str] | None]] = {}
     for v in values:

@@ -64,7 +64,7 @@ def model_proto_class() -> Any:
     for message, fields in SCHEMA.items():
         proto = file.message_type.add(name=message)
         for name, number, kind, repeated, type_name in fields:
-            field = proto.field.add(name=name, number=number, type=kind)  # type: ignore[arg-type]
+            field = proto.field.add(name=name, number=number, type=kind)
             field.label = field.LABEL_REPEATED if repeated else field.LABEL_OPTIONAL
             if type_name:
                 field.type_name = f".{PACKAGE}.{type_name}"

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn as nn
 
-from mmzoo.contract import is_window
+from mmzoo.contract import WindowNet, is_window
 from mmzoo.engine.batches import PAD, SplitTensors
 from mmzoo.engine.loss import split_loss
 from mmzoo.engine.trace import BatchNormBase, batchnorms_in_order
@@ -84,6 +85,7 @@ class _Moments:
         self.n += flat.shape[0]
 
     def mean_var(self) -> tuple[torch.Tensor, torch.Tensor]:
+        assert isinstance(self.total, torch.Tensor) and isinstance(self.total_sq, torch.Tensor), "nothing measured"
         mean = self.total / self.n
         var = (self.total_sq / self.n - mean * mean).clamp_min(0) * self.n / max(self.n - 1, 1)  # unbiased, as torch
         return mean, var
@@ -92,7 +94,7 @@ class _Moments:
 def _run(model: nn.Module, batches: list) -> None:
     for xb in batches:
         if is_window(model):
-            model.next_logits(xb)
+            cast(WindowNet, model).next_logits(xb)
         else:
             model(xb)
 
@@ -110,6 +112,7 @@ def calibrate_batchnorm(model: nn.Module, batches: list) -> int:
         finally:
             handle.remove()
         mean, var = moments.mean_var()
+        assert bn.running_mean is not None and bn.running_var is not None  # checked when the layers were found
         bn.running_mean.copy_(mean.float())
         bn.running_var.copy_(var.float())
     return len(layers)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import torch
 import torch.nn as nn
 
-from mmzoo.contract import BOUNDARY
+from mmzoo.contract import BOUNDARY, context_length_of
 from mmzoo.errors import MmzooError
 
 MAX_CHECK_LENGTH = 64  # long enough to see any leak a name-sized item could use
@@ -29,7 +29,7 @@ SUSPICIOUS_ENTROPY = 2.0
 
 
 def check_length(model: nn.Module) -> int:
-    return max(2, min(int(model.context_length), MAX_CHECK_LENGTH))
+    return max(2, min(context_length_of(model), MAX_CHECK_LENGTH))
 
 
 @torch.no_grad()

@@ -11,12 +11,22 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
 
-from mmzoo.contract import FORMAT_VERSION, SEQUENCE, STEP, WINDOW, StateSpec, input_mode_of
+from mmzoo.contract import (
+    FORMAT_VERSION,
+    SEQUENCE,
+    STEP,
+    WINDOW,
+    StateSpec,
+    StepNet,
+    WindowNet,
+    context_length_of,
+    input_mode_of,
+)
 from mmzoo.engine.batches import SplitTensors
 from mmzoo.engine.calibrate import Statistics, choose_statistics
 from mmzoo.engine.fold import FoldedLayer, fold_graph
@@ -36,7 +46,7 @@ class WindowGraph(nn.Module):
         self.model = model
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.model.next_logits(idx)
+        return cast(WindowNet, self.model).next_logits(idx)
 
 
 class SequenceGraph(nn.Module):
@@ -58,7 +68,7 @@ class StepGraph(nn.Module):
         self.model = model
 
     def forward(self, idx: torch.Tensor, pos: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(self.model.step(idx, pos, *state))
+        return tuple(cast(StepNet, self.model).step(idx, pos, *state))
 
 
 @dataclass
@@ -78,7 +88,7 @@ class GraphPlan:
 def plan_for(model: nn.Module) -> GraphPlan:
     mode = input_mode_of(model)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    C = int(model.context_length)
+    C = context_length_of(model)
     if mode == WINDOW:
         example = torch.zeros(4, C, dtype=torch.long)
         return GraphPlan(
@@ -106,7 +116,7 @@ def step_plan(model: nn.Module, batch: Any) -> GraphPlan:
     if not (hasattr(model, "step") and hasattr(model, "onnx_state")):
         raise MmzooError(f"{type(model).__name__} has input_mode 'step' but no step() and onnx_state()")
     B = 3
-    states: list[StateSpec] = model.onnx_state(B)
+    states: list[StateSpec] = cast(StepNet, model).onnx_state(B)
     idx = torch.zeros(B, dtype=torch.long)
     pos = torch.tensor(2, dtype=torch.long)
     dims: dict[str, Any] = {}
@@ -152,6 +162,8 @@ def to_onnx(plan: GraphPlan, opset: int) -> Any:
             optimize=True,
             verbose=False,
         )
+    if program is None:
+        raise MmzooError("torch.onnx.export returned no program")
     return program.model_proto
 
 
@@ -270,7 +282,7 @@ def _set_metadata(
         "mmzoo.model": meta["model"],
         "mmzoo.vocab": json.dumps(meta["vocab"], ensure_ascii=False),
         "mmzoo.input": input_mode_of(model),
-        "mmzoo.context_length": str(int(model.context_length)),
+        "mmzoo.context_length": str(context_length_of(model)),
         "mmzoo.state": json.dumps(plan.state),
         "mmzoo.max_length": str(meta["max_length"]),
         "mmzoo.val_loss": f"{stats.val_loss:.6f}",

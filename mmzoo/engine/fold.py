@@ -140,7 +140,8 @@ class Source:
 def find_source(g: Graph, x: str) -> Source | str:
     """The linear op whose output channels the BatchNorm input `x` (channels on axis 1)
     carries, through shape-only ops; or why there is none."""
-    cur, axis, via, bias_add = x, 1, [], None
+    cur, axis, bias_add = x, 1, None
+    via: list[str] = []
     while True:
         if cur in g.outputs or len(g.consumers.get(cur, [])) != 1:
             return "its input is also used by another op"
@@ -229,8 +230,9 @@ def _reshape_axis(din: list[Dim] | None, dout: list[Dim] | None, axis: int) -> i
 def _same_count(a: list[Dim], b: list[Dim]) -> bool:
     if a == b and all(d is not None for d in a):
         return True
-    ints = all(isinstance(d, int) for d in a + b)
-    return ints and int(np.prod(a)) == int(np.prod(b))
+    if not all(isinstance(d, int) for d in a + b):
+        return False
+    return int(np.prod([d for d in a if isinstance(d, int)])) == int(np.prod([d for d in b if isinstance(d, int)]))
 
 
 # -- rewriting ---------------------------------------------------------------
@@ -276,7 +278,7 @@ def _scale_source(g: Graph, src: Source, scale: np.ndarray, shift: np.ndarray, l
     to the Add after a MatMul when there is one, else into the op's own bias)."""
     node = src.node
     w = g.consts[node.input[1]].astype(np.float64)
-    axis = {"Conv": 0, "ConvTranspose": 1, "MatMul": w.ndim - 1}.get(node.op_type)
+    axis = {"Conv": 0, "ConvTranspose": 1, "MatMul": w.ndim - 1}.get(node.op_type, 0)
     if node.op_type == "Gemm":
         axis = 0 if _attr(node, "transB", 0) else 1
     shape = [1] * w.ndim

@@ -3,11 +3,13 @@ positions (the closing boundary included), as the lectures define it."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmzoo.contract import is_window
+from mmzoo.contract import WindowNet, is_window
 from mmzoo.engine.batches import PAD
 from mmzoo.engine.devices import device_of
 
@@ -15,7 +17,7 @@ from mmzoo.engine.devices import device_of
 def batch_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """x, y are windows ([B, C], [B]) for window models, sequences ([B, T]) otherwise."""
     if is_window(model):
-        logits = model.next_logits(x)  # [B, V]
+        logits = cast(WindowNet, model).next_logits(x)  # [B, V]
         return F.cross_entropy(logits, y)
     T = int((y != PAD).sum(1).max())  # crop the batch to its longest item
     logits = model(x[:, :T])  # [B, T, V]

@@ -12,7 +12,7 @@ import onnx
 import torch
 import torch.nn as nn
 
-from mmzoo.contract import STEP, WINDOW, input_mode_of
+from mmzoo.contract import STEP, WINDOW, context_length_of, input_mode_of
 from mmzoo.engine.batches import PAD
 from mmzoo.engine.fold import FoldedLayer, fold_graph
 from mmzoo.errors import MmzooError
@@ -71,7 +71,7 @@ def check_fold(
     if not layers:
         return 0.0
     mode, pairs = input_mode_of(model), plan.state
-    x, y = graph_input(mode, int(model.context_length), val.x[:FOLD_CHECK_ROWS]), val.y[:FOLD_CHECK_ROWS]
+    x, y = graph_input(mode, context_length_of(model), val.x[:FOLD_CHECK_ROWS]), val.y[:FOLD_CHECK_ROWS]
     mask = (y[:, : int((y != PAD).sum(1).max())] != PAD).numpy() if mode == STEP else None
     want = graph_logits(_session(unfolded), mode, pairs, x, y)
     diff = _max_diff(graph_logits(_session(folded.SerializeToString()), mode, pairs, x, y), want, mask)
@@ -98,7 +98,7 @@ def check_parity(path: Path, model: nn.Module, plan: Any, val: Any) -> dict[str,
     result = {}
     for batch in (1, 1000):
         session = onnx_model.session_for(batch)
-        x, y = graph_input(mode, int(model.context_length), val.x[:batch]), val.y[:batch]
+        x, y = graph_input(mode, context_length_of(model), val.x[:batch]), val.y[:batch]
         if mode == STEP:
             diff = step_parity(session, model, plan.state, x, y)
         else:

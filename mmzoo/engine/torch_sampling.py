@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmzoo.contract import is_window
+from mmzoo.contract import WindowNet, context_length_of, is_window
 
 
 class TorchStepper:
@@ -15,7 +17,7 @@ class TorchStepper:
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model.eval()
-        self.context = int(model.context_length)
+        self.context = context_length_of(model)
         self.history = torch.zeros(0, 0, dtype=torch.long)
 
     def start(self, batch: int) -> None:
@@ -27,7 +29,7 @@ class TorchStepper:
         recent = self.history[:, -self.context :]
         if is_window(self.model):
             ctx = F.pad(recent, (self.context - recent.shape[1], 0), value=0)  # [B, C]
-            logits = self.model.next_logits(ctx)
+            logits = cast(WindowNet, self.model).next_logits(ctx)
         else:
             logits = self.model(recent)[:, -1]  # [B, V]
         return logits.float().numpy()

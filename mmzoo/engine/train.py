@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from mmzoo import __version__
-from mmzoo.contract import SPLIT_FRACTIONS, input_mode_of
+from mmzoo.contract import SPLIT_FRACTIONS, context_length_of, input_mode_of
 from mmzoo.corpus import Corpus
 from mmzoo.corpus_store import item_count, split_sizes
 from mmzoo.engine import checkpoint
@@ -45,7 +45,7 @@ def diverged(loss: float, first: float) -> bool:
 
 @dataclass
 class TrainResult:
-    run_dir: Path
+    run_dir: Path | None
     step: int
     best_val_loss: float
     train_loss: float
@@ -126,7 +126,7 @@ def checkpoint_meta(
         "config": dataclasses.asdict(config),
         "recipe": dataclasses.asdict(recipe),
         "vocab": list(vocab.chars),
-        "context_length": int(model.context_length),
+        "context_length": context_length_of(model),
         "input_mode": input_mode_of(model),
         "max_length": corpus.max_length,
         "params": param_count(model),
@@ -259,6 +259,7 @@ class Trainer:
             self.fit_by_counting()
             self.evaluate_and_save()
             return False
+        assert self.optimizer is not None and self.step_loss is not None, "gradient descent has both"
         recipe, model, train = self.recipe, self.model, self.splits["train"]
         total = recipe.steps
         model.train()

@@ -8,7 +8,7 @@ of the tokens so far, so a new token attends to them without recomputing the pre
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn as nn
@@ -100,13 +100,16 @@ class Transformer(nn.Module):
         self.wte = nn.Embedding(vocab_size, config.n_embd)
         self.wpe = nn.Embedding(config.block_size, config.n_embd)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
+        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])  # of Block
         self.ln_f = nn.LayerNorm(config.n_embd)
         self.head = nn.Linear(config.n_embd, vocab_size, bias=False)
         self.apply(_init_weights)
-        for block in self.blocks:  # GPT-2: residual projections scaled by depth
+        for block in self._blocks():  # GPT-2: residual projections scaled by depth
             for proj in (block.attn.c_proj, block.c_proj):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def _blocks(self) -> list[Block]:
+        return cast("list[Block]", list(self.blocks))
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         B, T = idx.shape
@@ -122,7 +125,7 @@ class Transformer(nn.Module):
         -> logits[B, V] and the caches grown by one position."""
         x = (self.wte(idx) + self.wpe(pos))[:, None, :]  # [B, 1, C]
         grown: list[torch.Tensor] = []
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(self._blocks()):
             x, k, v = block.step(x, cache[2 * i], cache[2 * i + 1])
             grown += [k, v]
         return (self.head(self.ln_f(x))[:, 0, :], *grown)
