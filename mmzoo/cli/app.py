@@ -134,7 +134,7 @@ def cmd_train(
         from mmzoo.cli.launch import launch
 
         raise typer.Exit(launch(nproc, sys.argv[1:]))
-    from mmzoo.engine.commands.train import run_train
+    from mmzoo.engine.commands.train import TrainRequest, run_train
 
     if threads is not None:
         if threads < 1:
@@ -143,22 +143,9 @@ def cmd_train(
 
         torch.set_num_threads(threads)
 
-    result = run_train(
-        _zoo(),
-        model,
-        data,
-        steps,
-        batch_size,
-        lr,
-        seed,
-        _parse_sets(sets),
-        preset,
-        out,
-        resume,
-        quiet=as_json,
-        max_item_length=max_item_length,
-        device=device,
-    )
+    req = TrainRequest(model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume,
+                       quiet=as_json, max_item_length=max_item_length, device=device)  # fmt: skip
+    result = run_train(_zoo(), req)
     if as_json and result["rank"] == 0:
         print_json(result)
     if result["interrupted"]:

@@ -19,65 +19,53 @@ from mmzoo.fsutil import sync_dir
 MAX_SEED = 2**63 - 1
 
 
-def run_train(
-    zoo: Any,
-    model_name: str,
-    data: str | None,
-    steps: int | None,
-    batch_size: int | None,
-    lr: float | None,
-    seed: int,
-    sets: dict[str, str],
-    preset: str | None,
-    out: Path | None,
-    resume: bool,
-    quiet: bool = False,
-    max_item_length: int | None = None,
-    device: str | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TrainRequest:
+    """Everything `mmzoo train` was asked, as the command line says it."""
+
+    model: str
+    data: str | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    seed: int = 42
+    sets: dict[str, str] = dataclasses.field(default_factory=dict)
+    preset: str | None = None
+    out: Path | None = None
+    resume: bool = False
+    quiet: bool = False
+    max_item_length: int | None = None
+    device: str | None = None
+
+
+def run_train(zoo: Any, req: TrainRequest) -> dict[str, Any]:
     from mmzoo.engine import distributed
     from mmzoo.engine.devices import resolve_device
 
-    parallel = distributed.start(resolve_device(device))  # a no-op outside torchrun
+    parallel = distributed.start(resolve_device(req.device))  # a no-op outside torchrun
     try:
-        request = (model_name, data, steps, batch_size, lr, seed, sets, preset, out, resume, quiet, max_item_length)
-        return _run_train(zoo, *request, parallel)
+        return _run_train(zoo, req, parallel)
     finally:
         parallel.close()
 
 
-def _run_train(
-    zoo: Any,
-    model_name: str,
-    data: str | None,
-    steps: int | None,
-    batch_size: int | None,
-    lr: float | None,
-    seed: int,
-    sets: dict[str, str],
-    preset: str | None,
-    out: Path | None,
-    resume: bool,
-    quiet: bool,
-    max_item_length: int | None,
-    parallel: Any,
-) -> dict[str, Any]:
-    spec = zoo.model(model_name)
-    if not 0 <= seed <= MAX_SEED:
-        raise UsageError(f"--seed must be between 0 and 2**63-1, got {seed}")
-    quiet = quiet or not parallel.is_main  # rank 0 alone prints
-    if resume:
-        run_dir = _resume_target(spec, out, batch_size, lr)
+def _run_train(zoo: Any, req: TrainRequest, parallel: Any) -> dict[str, Any]:
+    spec = zoo.model(req.model)
+    if not 0 <= req.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and 2**63-1, got {req.seed}")
+    quiet = req.quiet or not parallel.is_main  # rank 0 alone prints
+    if req.resume:
+        run_dir = _resume_target(spec, req.out, req.batch_size, req.lr)
         with _lock(run_dir, "train --resume", parallel):
-            job = _resume_job(spec, run_dir, data, steps, max_item_length, parallel)
+            job = _resume_job(spec, run_dir, req.data, req.steps, req.max_item_length, parallel)
             result = _run(job, quiet, parallel)
     else:
-        job_parts = _new_job(spec, data, steps, batch_size, lr, sets, preset, max_item_length, parallel)
-        run_dir = parallel.agree(out if out is not None else _default_out(spec.name))  # rank 0's name
+        config, recipe, corpus = _new_job(spec, req, parallel)
+        run_dir = parallel.agree(req.out if req.out is not None else _default_out(spec.name))  # rank 0's name
         with _lock(run_dir, "train", parallel):
             if parallel.is_main:
                 _check_new_out(run_dir)
-            result = _run(_Job(spec, *job_parts, seed, run_dir, resume=False), quiet, parallel)
+            result = _run(_Job(spec, config, recipe, corpus, req.seed, run_dir, resume=False), quiet, parallel)
     if not quiet:
         status = "interrupted; best checkpoint kept" if result.interrupted else "done"
         print(
@@ -99,25 +87,16 @@ class _Job:
     resume: bool
 
 
-def _new_job(
-    spec: Any,
-    data: str | None,
-    steps: int | None,
-    batch_size: int | None,
-    lr: float | None,
-    sets: dict[str, str],
-    preset: str | None,
-    max_item_length: int | None,
-    parallel: Any,
-) -> tuple[Any, Any, Any]:
+def _new_job(spec: Any, req: TrainRequest, parallel: Any) -> tuple[Any, Any, Any]:
     from mmzoo.corpus_store import load_training_corpus
 
-    config = spec.make_config(preset, sets)
-    overrides = {k: v for k, v in (("steps", steps), ("batch_size", batch_size), ("lr", lr)) if v is not None}
+    config = spec.make_config(req.preset, req.sets)
+    asked = (("steps", req.steps), ("batch_size", req.batch_size), ("lr", req.lr))
+    overrides = {k: v for k, v in asked if v is not None}
     recipe = dataclasses.replace(spec.recipe, **overrides)
     if recipe.steps < 0 or recipe.batch_size < 1 or not (math.isfinite(recipe.lr) and recipe.lr > 0):
         raise UsageError("--steps must be >= 0, --batch-size >= 1 and --lr a finite number > 0")
-    corpus = parallel.main_first(lambda: load_training_corpus(data, max_item_length))  # rank 0 builds any cache
+    corpus = parallel.main_first(lambda: load_training_corpus(req.data, req.max_item_length))  # rank 0 first
     return config, recipe, corpus
 
 
