@@ -58,7 +58,6 @@ def test_the_table_lists_every_builtin_model() -> None:
 @pytest.mark.parametrize("name", builtin_models())
 def test_pretrained_file(name: str) -> None:
     from mmzoo.contract import REQUIRED_KEYS
-
     from mmzoo.runtime import OnnxSampler
 
     path = EXPORTED / f"names-{name}.onnx"
