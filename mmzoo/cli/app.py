@@ -18,6 +18,9 @@ from mmzoo.errors import MmzooError
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "exported"
 
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+THREADS_OPT = typer.Option(
+    None, "--threads", help="torch CPU threads (default: MMZOO_THREADS, else 1 for models under 2M params)."
+)
 
 
 def _zoo() -> Any:
@@ -113,23 +116,14 @@ def cmd_train(
     preset: str | None = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/MODEL/<timestamp>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out (or the newest run)."),
-    threads: int | None = typer.Option(
-        None, "--threads", help="torch CPU threads (default: one per core; 1 is often faster on a busy machine)."
-    ),
+    threads: int | None = THREADS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train a model; the best checkpoint by val loss is kept in the run folder."""
     from mmzoo.engine.commands.train import run_train
 
-    if threads is not None:
-        if threads < 1:
-            raise MmzooError("--threads must be >= 1")
-        import torch
-
-        torch.set_num_threads(threads)
-
     result = run_train(
-        _zoo(), model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, quiet=as_json
+        _zoo(), model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, as_json, threads
     )
     if as_json:
         print_json(result)
@@ -146,6 +140,7 @@ def cmd_sample(
     seed: int = typer.Option(0, "--seed", help="Same seed, same samples."),
     provider: list[str] = typer.Option([], "--provider", help="onnxruntime provider(s): cpu, cuda, auto, ..."),
     batch_size: int = typer.Option(1000, "--batch-size", help="Items generated together."),
+    threads: int | None = THREADS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Generate new items. FILE.onnx samples under onnxruntime alone, without torch."""
@@ -163,7 +158,7 @@ def cmd_sample(
             raise MmzooError("--provider applies to .onnx files; export the model first with `mmzoo export`")
         from mmzoo.engine.commands.sample import sample_checkpoint
 
-        doc = sample_checkpoint(target, options)
+        doc = sample_checkpoint(target, options, threads)
     print_samples(doc, as_json)
 
 
@@ -188,12 +183,13 @@ def _onnx_target(target: str) -> Path | None:
 def cmd_eval(
     target: str = typer.Argument(..., help="A run folder, a checkpoint, or a model name."),
     data: str | None = typer.Option(None, "--data", help="Loss on this file instead of the run's splits."),
+    threads: int | None = THREADS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train/val/test loss of a run, or its loss on another file."""
     from mmzoo.engine.commands.eval import evaluate
 
-    doc = evaluate(target, data)
+    doc = evaluate(target, data, threads)
     if as_json:
         print_json(doc)
         return
@@ -209,12 +205,13 @@ def cmd_export(
     out: Path | None = typer.Option(None, "--out", help="Output path (default exported/<model>.onnx)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset."),
     no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Keep BatchNorm's running statistics."),
+    threads: int | None = THREADS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Fold BatchNorm, export to ONNX, and check parity under onnxruntime."""
     from mmzoo.engine.commands.export import run_export
 
-    doc = run_export(target, out, opset, calibrate=not no_calibrate)
+    doc = run_export(target, out, opset, not no_calibrate, threads)
     if as_json:
         print_json(doc)
         return
@@ -247,13 +244,14 @@ def cmd_diagnose(
         None, "--out", help="Folder for the figures and stats.json (default runs/MODEL/diagnose-<timestamp>)."
     ),
     seed: int = typer.Option(42, "--seed", help="Seeds the split, the init and the batches."),
+    threads: int | None = THREADS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train briefly with hooks on every layer: activation, gradient and update plots, and flags."""
     from mmzoo.engine.commands.diagnose import run_diagnose
 
     doc, report = run_diagnose(
-        _zoo(), model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, quiet=as_json
+        _zoo(), model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, as_json, threads
     )
     if as_json:
         print_json(doc)

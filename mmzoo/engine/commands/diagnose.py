@@ -40,6 +40,7 @@ def run_diagnose(
     out: Path | None,
     seed: int,
     quiet: bool = False,
+    threads: int | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Returns (stats.json's document, the text report)."""
     from mmzoo.engine.diagnose_plots import require_matplotlib
@@ -48,6 +49,7 @@ def run_diagnose(
     from mmzoo.corpus import load_corpus
     from mmzoo.engine.diagnose import INIT_MODES, diagnose, format_report
     from mmzoo.engine.diagnose_plots import draw_all
+    from mmzoo.engine.threads import params_of, use_threads
 
     if init not in INIT_MODES:
         raise MmzooError(f"--init must be one of {', '.join(INIT_MODES)}, got {init!r}")
@@ -58,6 +60,7 @@ def run_diagnose(
         raise MmzooError("--steps must be at least 1")
     recipe = dataclasses.replace(spec.recipe, steps=steps)
     corpus = load_corpus(data)
+    use_threads(threads, params_of(spec, config, corpus.vocab.size))
     out = out or default_out(spec.name)
     if out.exists() and not out.is_dir():
         raise MmzooError(f"--out {out} is a file, not a folder")

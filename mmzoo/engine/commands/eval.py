@@ -11,13 +11,15 @@ if TYPE_CHECKING:
     from mmzoo.corpus import Vocab
 
 
-def evaluate(target: str, data: str | None) -> dict[str, Any]:
+def evaluate(target: str, data: str | None, threads: int | None = None) -> dict[str, Any]:
     from mmzoo.corpus import Vocab, load_corpus, read_items, split_items
     from mmzoo.engine.batches import tensorize
     from mmzoo.engine.loss import split_loss
     from mmzoo.engine.runs import load_run, resolve
+    from mmzoo.engine.threads import use_threads
 
     run = load_run(resolve(target))
+    use_threads(threads, run.meta.get("params"))
     vocab = Vocab(tuple(run.meta["vocab"]))
     if data is not None:
         items, _ = read_items(Path(data)) if Path(data).exists() else (load_corpus(data).items, "")

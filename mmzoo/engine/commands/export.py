@@ -10,13 +10,17 @@ from mmzoo.errors import MmzooError
 EXPORT_DIR = Path("exported")
 
 
-def run_export(target: str, out: Path | None, opset: int, calibrate: bool) -> dict[str, Any]:
+def run_export(
+    target: str, out: Path | None, opset: int, calibrate: bool, threads: int | None = None
+) -> dict[str, Any]:
     from mmzoo.corpus import Vocab, load_corpus, split_items
     from mmzoo.engine.batches import tensorize
     from mmzoo.engine.export import ExportInputs, export_model
     from mmzoo.engine.runs import load_run, resolve
+    from mmzoo.engine.threads import use_threads
 
     run = load_run(resolve(target))
+    use_threads(threads, run.meta.get("params"))
     meta = run.meta
     corpus = load_corpus(meta["data"]["source"])
     if corpus.sha256 != meta["data"]["sha256"]:

@@ -25,12 +25,16 @@ def run_train(
     out: Path | None,
     resume: bool,
     quiet: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     from mmzoo.corpus import load_corpus
     from mmzoo.engine import checkpoint
     from mmzoo.engine.runs import RUNS_ROOT, newest_run
+    from mmzoo.engine.threads import params_of, use_threads
     from mmzoo.engine.train import new_run_dir, train
+    from mmzoo.threads import choose_threads
 
+    choose_threads(None, threads)  # a bad --threads or MMZOO_THREADS fails before a run folder is made
     spec = zoo.model(model_name)
     created = False
     if resume:
@@ -59,9 +63,12 @@ def run_train(
         created = out is None or not out.exists()
         run_dir = out or new_run_dir(RUNS_ROOT, spec.name)
         run_dir.mkdir(parents=True, exist_ok=True)
+    n_threads = use_threads(threads, params_of(spec, config, corpus.vocab.size))
     log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     if not quiet:
-        print(f"training {spec.name} on {corpus.source} ({len(corpus.items)} items) -> {run_dir}", file=sys.stderr)
+        items, thread_s = len(corpus.items), "thread" if n_threads == 1 else "threads"
+        print(f"training {spec.name} on {corpus.source} ({items} items, {n_threads} {thread_s}) -> {run_dir}",
+              file=sys.stderr)  # fmt: skip
     try:
         with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
             result = train(spec, corpus, config, recipe, seed, run_dir, resume=resume, log=log, progress=progress)
