@@ -30,7 +30,6 @@ def run_train(
     from mmzoo.corpus import load_corpus
     from mmzoo.engine import checkpoint
     from mmzoo.engine.runs import RUNS_ROOT, newest_run
-    from mmzoo.engine.threads import params_of, use_threads
     from mmzoo.engine.train import new_run_dir, train
     from mmzoo.threads import choose_threads
 
@@ -63,12 +62,8 @@ def run_train(
         created = out is None or not out.exists()
         run_dir = out or new_run_dir(RUNS_ROOT, spec.name)
         run_dir.mkdir(parents=True, exist_ok=True)
-    n_threads = use_threads(threads, params_of(spec, config, corpus.vocab.size))
+    _start(spec, config, corpus, run_dir, threads, quiet)
     log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
-    if not quiet:
-        items, thread_s = len(corpus.items), "thread" if n_threads == 1 else "threads"
-        print(f"training {spec.name} on {corpus.source} ({items} items, {n_threads} {thread_s}) -> {run_dir}",
-              file=sys.stderr)  # fmt: skip
     try:
         with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
             result = train(spec, corpus, config, recipe, seed, run_dir, resume=resume, log=log, progress=progress)
@@ -84,6 +79,16 @@ def run_train(
             file=sys.stderr,
         )
     return result.as_json()
+
+
+def _start(spec: Any, config: Any, corpus: Any, run_dir: Path, threads: int | None, quiet: bool) -> None:
+    """Apply the thread policy for this model's size, and say what is about to run."""
+    from mmzoo.engine.threads import params_of, use_threads
+
+    n = use_threads(threads, params_of(spec, config, corpus.vocab.size))
+    if not quiet:
+        items, unit = len(corpus.items), "thread" if n == 1 else "threads"
+        print(f"training {spec.name} on {corpus.source} ({items} items, {n} {unit}) -> {run_dir}", file=sys.stderr)
 
 
 class _progress:
