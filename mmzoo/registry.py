@@ -69,7 +69,9 @@ class ModelSpec:
     "module:attribute" string naming one, imported only when a model is made, so
     that registering (and `mmzoo --help`) never imports torch. `fit`, when given,
     replaces gradient descent: fit(model, train_x, train_y) fills the model from
-    the training tensors.
+    the training tensors. `params`, when given, is the network's parameter count
+    at the default config and the built-in vocabulary (27): `mmzoo list` shows it
+    without importing torch, and mmzoo.testing checks it against a built model.
     """
 
     name: str
@@ -80,6 +82,7 @@ class ModelSpec:
     family: str = ""
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     fit: Callable[..., None] | None = None
+    params: int | None = None
     plugin: str = ""  # filled in by the loader: the registering distribution
     plugin_version: str = ""
 
@@ -101,6 +104,8 @@ class ModelSpec:
             raise ValueError(f"{self.name}: build must be callable or a 'module:attribute' string")
         if self.fit is not None and not callable(self.fit):
             raise ValueError(f"{self.name}: fit must be callable or None")
+        if self.params is not None and not (_is_int(self.params) and self.params >= 0):
+            raise ValueError(f"{self.name}: params must be an int >= 0 or None")
         if not isinstance(self.recipe, Recipe):
             raise ValueError(f"{self.name}: recipe must be an mmzoo.Recipe")
         try:

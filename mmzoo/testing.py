@@ -130,6 +130,7 @@ def _check_model_spec(
     torch.manual_seed(seed)
     model = spec.create(config, vocab.size)
     check_model_contract(model, vocab.size)
+    check_declared_params(spec)
     splits = tensorize_splits(corpus, seed, model)
     initial = split_loss(model, splits["val"].x, splits["val"].y)
 
@@ -170,6 +171,19 @@ def _export_run(spec: ModelSpec, config: Any, corpus: Any, run_dir: Path, onnx_p
     train_t = tensorize(split["train"], saved_vocab, meta["max_length"], trained)
     val_t = tensorize(split["val"], saved_vocab, meta["max_length"], trained)
     return export_model(ExportInputs(trained, meta, train_t, val_t), onnx_path, opset=DEFAULT_OPSET, calibrate=None)
+
+
+def check_declared_params(spec: ModelSpec) -> None:
+    """A spec's declared `params` (what `mmzoo list` shows without torch) must be
+    the count of the network it builds at the default config and vocabulary 27."""
+    from mmzoo.datasets import BUILTIN_VOCAB_SIZE
+
+    if spec.params is None:
+        return
+    model = spec.create(spec.config(), BUILTIN_VOCAB_SIZE)
+    actual = sum(p.numel() for p in model.parameters())
+    if actual != spec.params:
+        raise AssertionError(f"{spec.name}: declares params={spec.params:,} but its default model has {actual:,}")
 
 
 def check_model_contract(model: Any, vocab_size: int) -> None:

@@ -29,6 +29,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="bigram",
+            params=729,  # at the default config; tests/test_catalog.py checks it
             family="bigram",
             summary="bigram count table with add-k smoothing (makemore part 1)",
             config=BigramConfig,
@@ -40,6 +41,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="bigram-nn",
+            params=729,  # at the default config; tests/test_catalog.py checks it
             family="bigram",
             summary="neural bigram: a VxV weight table trained with an L2 penalty (part 1)",
             config=BigramNNConfig,

@@ -21,6 +21,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="bow",
+            params=38_619,  # at the default config; tests/test_catalog.py checks it
             family="bow",
             summary="causal bag of words: each position averages the embeddings so far, then an MLP (makemore)",
             config=BoWConfig,

@@ -35,6 +35,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="mlp",
+            params=11_897,  # at the default config; tests/test_catalog.py checks it
             family="mlp",
             summary="Bengio et al. 2003 MLP over the last 3 characters (makemore part 2)",
             config=MLPConfig,
@@ -45,6 +46,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="mlp-bn",
+            params=26_531,  # at the default config; tests/test_catalog.py checks it
             family="mlp",
             summary="MLP with BatchNorm and Kaiming init (makemore part 3)",
             config=MLPBNConfig,

@@ -27,6 +27,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="rnn",
+            params=30_043,  # at the default config; tests/test_catalog.py checks it
             family="rnn",
             summary="vanilla tanh RNN over the sequence, learned start state (Mikolov et al. 2010)",
             config=RNNConfig,
@@ -37,6 +38,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="gru",
+            params=79_451,  # at the default config; tests/test_catalog.py checks it
             family="rnn",
             summary="gated recurrent unit over the sequence, learned start state (Cho et al. 2014)",
             config=GRUConfig,

@@ -23,6 +23,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="transformer",
+            params=205_568,  # at the default config; tests/test_catalog.py checks it
             family="transformer",
             summary="small GPT: causal self-attention, pre-LayerNorm blocks, GELU MLP (Vaswani et al. 2017)",
             config=TransformerConfig,

@@ -25,6 +25,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(
         ModelSpec(
             name="wavenet",
+            params=163_683,  # at the default config; tests/test_catalog.py checks it
             family="wavenet",
             summary="hierarchical MLP: pairs of characters fused level by level (makemore part 5)",
             config=WaveNetConfig,

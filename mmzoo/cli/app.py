@@ -23,6 +23,9 @@ MAX_ITEM_OPT = typer.Option(
     None, "--max-item-length", help="Refuse data lines longer than this many characters (default 10,000)."
 )
 DEVICE_OPT = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto (cuda, then mps, then cpu).")
+THREADS_OPT = typer.Option(
+    None, "--threads", help="torch CPU threads (default: MMZOO_THREADS, else 1 for models under 2M params)."
+)
 
 
 def _zoo() -> Any:
@@ -121,9 +124,7 @@ def cmd_train(
     preset: str | None = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/MODEL/<timestamp>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out (or the newest run)."),
-    threads: int | None = typer.Option(
-        None, "--threads", help="torch CPU threads (default: one per core; 1 is often faster on a busy machine)."
-    ),
+    threads: int | None = THREADS_OPT,
     device: str = DEVICE_OPT,
     nproc: int | None = typer.Option(None, "--nproc", help="Data-parallel over N processes (runs torchrun)."),
     as_json: bool = JSON_OPT,
@@ -136,15 +137,8 @@ def cmd_train(
         raise typer.Exit(launch(nproc, sys.argv[1:]))
     from mmzoo.engine.commands.train import TrainRequest, run_train
 
-    if threads is not None:
-        if threads < 1:
-            raise MmzooError("--threads must be >= 1")
-        import torch
-
-        torch.set_num_threads(threads)
-
     req = TrainRequest(model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume,
-                       quiet=as_json, max_item_length=max_item_length, device=device)  # fmt: skip
+                       quiet=as_json, max_item_length=max_item_length, device=device, threads=threads)  # fmt: skip
     result = run_train(_zoo(), req)
     if as_json and result["rank"] == 0:
         print_json(result)
@@ -161,6 +155,7 @@ def cmd_sample(
     seed: int = typer.Option(0, "--seed", help="Same seed, same samples."),
     provider: list[str] = typer.Option([], "--provider", help="onnxruntime provider(s): cpu, cuda, auto, ..."),
     batch_size: int = typer.Option(1000, "--batch-size", help="Items generated together."),
+    threads: int | None = THREADS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Generate new items. FILE.onnx samples under onnxruntime alone, without torch."""
@@ -178,7 +173,7 @@ def cmd_sample(
             raise MmzooError("--provider applies to .onnx files; export the model first with `mmzoo export`")
         from mmzoo.engine.commands.sample import sample_checkpoint
 
-        doc = sample_checkpoint(target, options)
+        doc = sample_checkpoint(target, options, threads)
     print_samples(doc, as_json)
 
 
@@ -204,13 +199,14 @@ def cmd_eval(
     target: str = typer.Argument(..., help="A run folder, a checkpoint, or a model name."),
     data: str | None = typer.Option(None, "--data", help="Loss on this file instead of the run's splits."),
     device: str = DEVICE_OPT,
+    threads: int | None = THREADS_OPT,
     as_json: bool = JSON_OPT,
     max_item_length: int | None = MAX_ITEM_OPT,
 ) -> None:
     """Train/val/test loss of a run, or its loss on another file."""
     from mmzoo.engine.commands.eval import evaluate
 
-    doc = evaluate(target, data, max_item_length, device)
+    doc = evaluate(target, data, max_item_length, device, threads)
     if as_json:
         print_json(doc)
         return
@@ -235,12 +231,13 @@ def cmd_export(
         "--generate",
         help="Also write its generator file X.gen.onnx (whole items in one call); TARGET may be an exported X.onnx.",
     ),
+    threads: int | None = THREADS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Fold BatchNorm, export to ONNX, and check parity under onnxruntime."""
     from mmzoo.engine.commands.export import run_export
 
-    doc = run_export(target, out, opset, calibrate=calibrate, generate=generate)
+    doc = run_export(target, out, opset, calibrate=calibrate, generate=generate, threads=threads)
     if as_json:
         print_json(doc)
         return
@@ -282,13 +279,14 @@ def cmd_diagnose(
     ),
     seed: int = typer.Option(42, "--seed", help="Seeds the split, the init and the batches."),
     device: str = DEVICE_OPT,
+    threads: int | None = THREADS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Train briefly with hooks on every layer: activation, gradient and update plots, and flags."""
     from mmzoo.engine.commands.diagnose import DiagnoseRequest, run_diagnose
 
     req = DiagnoseRequest(model, data, steps, _parse_sets(sets), preset, init, no_bn, out, seed, gain, last_scale,
-                          compare, quiet=as_json, device=device)  # fmt: skip
+                          compare, quiet=as_json, device=device, threads=threads)  # fmt: skip
     doc, report = run_diagnose(_zoo(), req)
     if as_json:
         print_json(doc)

@@ -20,14 +20,15 @@ PAD = -1
 
 
 def sequences(items: list[str], vocab: Vocab, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.zeros(len(items), length, dtype=torch.long)
+    """All items at once (a Python loop of row writes took ~1 s for 32k names)."""
+    encoded = [vocab.encode(item[: length - 1]) for item in items]
+    lengths = torch.tensor([len(ids) for ids in encoded], dtype=torch.long)  # [N]
+    flat = torch.tensor([i for ids in encoded for i in ids], dtype=torch.long)  # [sum of lengths]
     y = torch.full((len(items), length), PAD, dtype=torch.long)
-    for row, item in enumerate(items):
-        ids = torch.tensor(vocab.encode(item[: length - 1]), dtype=torch.long)
-        n = len(ids)
-        x[row, 1 : n + 1] = ids
-        y[row, :n] = ids
-        y[row, n] = 0
+    y[torch.arange(length)[None, :] < lengths[:, None]] = flat  # row-major: each item's ids in order
+    y[torch.arange(len(items)), lengths] = 0  # the closing boundary
+    x = torch.zeros(len(items), length, dtype=torch.long)
+    x[:, 1:] = y[:, :-1].clamp(min=0)  # shifted right by one, 0 first; PAD becomes 0
     return x, y
 
 
@@ -48,8 +49,9 @@ class SplitTensors:
         return self.x.shape[0]
 
     def batch(self, ix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch source interface, shared with the streamed StreamedSplit."""
-        return self.x[ix], self.y[ix]
+        """The batch source interface, shared with the streamed StreamedSplit.
+        index_select, not x[ix]: the same rows, without advanced indexing's overhead."""
+        return self.x.index_select(0, ix), self.y.index_select(0, ix)
 
     def targets(self, ix: torch.Tensor) -> int:
         """How many targets (real positions) the examples ix hold."""

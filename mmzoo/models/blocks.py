@@ -40,11 +40,13 @@ class WindowModel(nn.Module):
 class BatchNorm(nn.BatchNorm1d):
     """BatchNorm over the last dimension, statistics over all the others: for 2-D
     input [N, C] as usual, and for 3-D input [B, T, C] over dims 0 and 1 (the fix
-    makemore part 5 makes to its own BatchNorm1d)."""
+    makemore part 5 makes to its own BatchNorm1d). [B, T, C] is run as [B*T, C]:
+    the same statistics, without the transposes to torch's [B, C, T] layout."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:
-            return super().forward(x.transpose(1, 2)).transpose(1, 2)
+            B, T, C = x.shape
+            return super().forward(x.reshape(B * T, C)).view(B, T, C)
         return super().forward(x)
 
 

@@ -1,7 +1,10 @@
 """makemore's recurrent models: a cell applied left to right, carrying a hidden state.
 
 Training runs the cell over whole sequences (forward); sampling and export run one
-token per call (step), carrying the hidden state between calls. Both share the cell.
+token per call (step), carrying the hidden state between calls. Both share the cell's
+weights. Over a sequence (scan) the cell splits W [x, h] into W_x x + W_h h: the x
+half for every step is one big matmul before the loop, so the loop, which runs one
+small step at a time, only does the h half (gru: 3 matmuls of [B, E+H] -> 2 of [B, H]).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from mmzoo.contract import STEP, StateSpec
 from mmzoo.models.blocks import check_length
@@ -29,6 +33,17 @@ class RNNCell(nn.Module):
         xh = torch.cat([x, h], dim=1)  # [B, n_embd + n_hidden]
         return torch.tanh(self.xh_to_h(xh))  # [B, n_hidden]
 
+    def scan(self, emb: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """emb[B, T, n_embd], h[B, n_hidden] -> every step's h [B, T, n_hidden]; same maths as forward."""
+        E, W = emb.shape[-1], self.xh_to_h.weight  # W [n_hidden, n_embd + n_hidden]
+        xw = F.linear(emb.transpose(0, 1), W[:, :E], self.xh_to_h.bias)  # [T, B, n_hidden]
+        w_h = W[:, E:].t()  # [n_hidden, n_hidden]
+        hs = []
+        for t in range(xw.shape[0]):
+            h = torch.tanh(xw[t] + h @ w_h)
+            hs.append(h)
+        return torch.stack(hs, dim=1)
+
 
 class GRUCell(nn.Module):
     """Cho et al. 2014: a reset gate r chooses what of h feeds the candidate,
@@ -47,8 +62,27 @@ class GRUCell(nn.Module):
         z = torch.sigmoid(self.xh_to_z(xh))  # update gate
         return (1 - z) * h + z * hbar  # [B, n_hidden]
 
+    def scan(self, emb: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """emb[B, T, n_embd], h[B, n_hidden] -> every step's h [B, T, n_hidden]; same maths as forward."""
+        E = emb.shape[-1]
+        layers = (self.xh_to_z, self.xh_to_r, self.xh_to_hbar)
+        w_x = torch.cat([layer.weight[:, :E] for layer in layers])  # [3 * n_hidden, n_embd]
+        bias = torch.cat([layer.bias for layer in layers])
+        xz, xr, xhbar = F.linear(emb.transpose(0, 1), w_x, bias).chunk(3, dim=-1)  # each [T, B, n_hidden]
+        w_zr = torch.cat([self.xh_to_z.weight[:, E:], self.xh_to_r.weight[:, E:]]).t()  # [n_hidden, 2 * n_hidden]
+        w_hbar = self.xh_to_hbar.weight[:, E:].t()  # [n_hidden, n_hidden]
+        hs = []
+        for t in range(xz.shape[0]):
+            hz, hr = (h @ w_zr).chunk(2, dim=1)
+            r = torch.sigmoid(xr[t] + hr)
+            hbar = torch.tanh(xhbar[t] + (r * h) @ w_hbar)
+            z = torch.sigmoid(xz[t] + hz)
+            h = (1 - z) * h + z * hbar
+            hs.append(h)
+        return torch.stack(hs, dim=1)
 
-CELLS = {"rnn": RNNCell, "gru": GRUCell}
+
+CELLS: dict[str, type[RNNCell] | type[GRUCell]] = {"rnn": RNNCell, "gru": GRUCell}
 
 
 class RNN(nn.Module):
@@ -62,7 +96,7 @@ class RNN(nn.Module):
         self.n_hidden = config.n_hidden
         self.start = nn.Parameter(torch.zeros(1, config.n_hidden))  # h_{-1}, learned
         self.wte = nn.Embedding(vocab_size, config.n_embd)
-        self.cell = CELLS[cell](config.n_embd, config.n_hidden)
+        self.cell: RNNCell | GRUCell = CELLS[cell](config.n_embd, config.n_hidden)
         self.head = nn.Linear(config.n_hidden, vocab_size)
         self.drop = nn.Dropout(config.dropout)  # identity in eval mode, so step() never sees it
 
@@ -71,11 +105,8 @@ class RNN(nn.Module):
         check_length(T, self.context_length)
         emb = self.drop(self.wte(idx))  # [B, T, n_embd]
         h = self.start.expand(B, -1)  # [B, n_hidden]
-        hs = []
-        for t in range(T):
-            h = self.cell(emb[:, t], h)
-            hs.append(h)
-        return self.head(self.drop(torch.stack(hs, dim=1)))  # [B, T, V]
+        hs = self.cell.scan(emb, h)  # [B, T, n_hidden]
+        return self.head(self.drop(hs))  # [B, T, V]
 
     def step(self, idx: torch.Tensor, pos: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One token: idx[B], pos (scalar), h[B, n_hidden] -> logits[B, V], new h.

@@ -34,6 +34,7 @@ class DiagnoseRequest:
     compare: str | None = None
     quiet: bool = False
     device: str | None = None  # --device: cpu, cuda, mps or auto
+    threads: int | None = None  # torch threads; None: the policy of mmzoo.threads
 
 
 def default_out(model_name: str) -> Path:
@@ -73,6 +74,7 @@ def run_diagnose(zoo: Any, req: DiagnoseRequest) -> tuple[dict[str, Any], str]:
     require_matplotlib()  # before a minute of training, not after it
     from mmzoo.corpus import load_corpus
     from mmzoo.engine.diagnose import INIT_MODES
+    from mmzoo.engine.threads import params_of, use_threads
 
     if req.init not in INIT_MODES:
         raise MmzooError(f"--init must be one of {', '.join(INIT_MODES)}, got {req.init!r}")
@@ -90,6 +92,7 @@ def run_diagnose(zoo: Any, req: DiagnoseRequest) -> tuple[dict[str, Any], str]:
         check_variants(spec, req.preset, sets, variants[1])
     recipe = dataclasses.replace(spec.recipe, steps=steps)
     corpus = load_corpus(req.data)
+    use_threads(req.threads, params_of(spec, config, corpus.vocab.size))
     out = req.out or default_out(spec.name)
     if out.exists() and not out.is_dir():
         raise MmzooError(f"--out {out} is a file, not a folder")

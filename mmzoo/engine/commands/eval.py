@@ -12,18 +12,24 @@ if TYPE_CHECKING:
 
 
 def evaluate(
-    target: str, data: str | None, max_item_length: int | None = None, device: str | None = None
+    target: str,
+    data: str | None,
+    max_item_length: int | None = None,
+    device: str | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, read_items, split_items
     from mmzoo.engine.batches import tensorize
     from mmzoo.engine.devices import resolve_device
     from mmzoo.engine.loss import split_loss
     from mmzoo.engine.runs import load_run, resolve
+    from mmzoo.engine.threads import use_threads
     from mmzoo.engine.token_batches import eval_samples
 
     where = resolve_device(device)  # a bad --device fails before any loading
     run = load_run(resolve(target))
     run.model.to(where)  # split_loss sends each chunk to the model's device
+    use_threads(threads, run.meta.get("params"))
     vocab = Vocab(tuple(run.meta["vocab"]))
     sampled = eval_samples(run.meta, run.model) if data is None else None
     if sampled is not None:  # a streamed corpus: each split on a capped uniform sample

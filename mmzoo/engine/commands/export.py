@@ -12,13 +12,18 @@ EXPORT_DIR = Path("exported")
 
 
 def run_export(
-    target: str, out: Path | None, opset: int, calibrate: bool | None, generate: bool = False
+    target: str,
+    out: Path | None,
+    opset: int,
+    calibrate: bool | None,
+    generate: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """calibrate: None keeps the better BatchNorm statistics by val loss; True or False forces."""
     if generate:
         from mmzoo.engine.generate_export import export_generator
 
-        return export_generator(target, out, lambda o: run_export(target, o, opset, calibrate))
+        return export_generator(target, out, lambda o: run_export(target, o, opset, calibrate, threads=threads))
     import sys
 
     from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, split_items
@@ -27,9 +32,11 @@ def run_export(
     from mmzoo.engine.export import ExportInputs, export_model
     from mmzoo.engine.runlock import TargetLock
     from mmzoo.engine.runs import load_run, resolve
+    from mmzoo.engine.threads import use_threads
     from mmzoo.engine.token_batches import export_splits
 
     run = load_run(resolve(target))
+    use_threads(threads, run.meta.get("params"))
     meta = run.meta
     out = Path(out) if out is not None else EXPORT_DIR / f"{meta['model']}.onnx"
     check_out(out)

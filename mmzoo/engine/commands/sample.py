@@ -7,11 +7,13 @@ from typing import Any
 from mmzoo.sampling import SampleOptions, generate, novelty
 
 
-def sample_checkpoint(target: str, options: SampleOptions) -> dict[str, Any]:
+def sample_checkpoint(target: str, options: SampleOptions, threads: int | None = None) -> dict[str, Any]:
     from mmzoo.engine.runs import load_run, resolve
+    from mmzoo.engine.threads import use_threads
     from mmzoo.engine.torch_sampling import TorchStepper
 
     run = load_run(resolve(target))
+    use_threads(threads, run.meta.get("params"))
     samples = generate(TorchStepper(run.model), run.meta["vocab"], run.meta["max_length"], options)
     doc: dict[str, Any] = {"model": run.meta["model"], "source": str(run.directory), "samples": samples}
     splits = training_splits(run.meta["data"], run.meta["split"]["seed"])

@@ -36,11 +36,15 @@ class TrainRequest:
     quiet: bool = False
     max_item_length: int | None = None
     device: str | None = None
+    threads: int | None = None  # torch threads; None: the policy of mmzoo.threads
 
 
 def run_train(zoo: Any, req: TrainRequest) -> dict[str, Any]:
     from mmzoo.engine import distributed
     from mmzoo.engine.devices import resolve_device
+    from mmzoo.threads import choose_threads
+
+    choose_threads(None, req.threads)  # a bad --threads or MMZOO_THREADS fails before a run folder is made
 
     parallel = distributed.start(resolve_device(req.device))  # a no-op outside torchrun
     try:
@@ -58,14 +62,15 @@ def _run_train(zoo: Any, req: TrainRequest, parallel: Any) -> dict[str, Any]:
         run_dir = _resume_target(spec, req.out, req.batch_size, req.lr)
         with _lock(run_dir, "train --resume", parallel):
             job = _resume_job(spec, run_dir, req.data, req.steps, req.max_item_length, parallel)
-            result = _run(job, quiet, parallel)
+            result = _run(job, quiet, parallel, req.threads)
     else:
         config, recipe, corpus = _new_job(spec, req, parallel)
         run_dir = parallel.agree(req.out if req.out is not None else _default_out(spec.name))  # rank 0's name
         with _lock(run_dir, "train", parallel):
             if parallel.is_main:
                 _check_new_out(run_dir)
-            result = _run(_Job(spec, config, recipe, corpus, req.seed, run_dir, resume=False), quiet, parallel)
+            job = _Job(spec, config, recipe, corpus, req.seed, run_dir, resume=False)
+            result = _run(job, quiet, parallel, req.threads)
     if not quiet:
         status = "interrupted; best checkpoint kept" if result.interrupted else "done"
         print(
@@ -161,13 +166,15 @@ def _resume_job(
     return _Job(spec, config, recipe, corpus, last["split"]["seed"], run_dir, resume=True)
 
 
-def _run(job: _Job, quiet: bool, parallel: Any) -> Any:
+def _run(job: _Job, quiet: bool, parallel: Any, threads: int | None) -> Any:
     """Train; a new run is written in a hidden staging folder and renamed into place
     once its first checkpoint is complete, so a crash never leaves a half-made run.
     Under torchrun, ranks other than 0 train alongside and write nothing."""
     from mmzoo.corpus_store import item_count
+    from mmzoo.engine.threads import params_of, use_threads
     from mmzoo.engine.train import TrainingDiverged, train
 
+    n = use_threads(threads, params_of(job.spec, job.config, job.corpus.vocab.size))
     if not parallel.is_main:
         return train(job.spec, job.corpus, job.config, job.recipe, job.seed, job.run_dir, job.resume,
                      log=lambda msg: None, parallel=parallel)  # fmt: skip
@@ -176,10 +183,9 @@ def _run(job: _Job, quiet: bool, parallel: Any) -> Any:
     published = job.resume
     log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     if not quiet:
-        print(
-            f"training {job.spec.name} on {job.corpus.source} ({item_count(job.corpus):,} items) -> {job.run_dir}",
-            file=sys.stderr,
-        )
+        unit = "thread" if n == 1 else "threads"
+        print(f"training {job.spec.name} on {job.corpus.source} ({item_count(job.corpus):,} items, {n} {unit}) "
+              f"-> {job.run_dir}", file=sys.stderr)  # fmt: skip
 
     def publish(trainer: Any) -> None:
         nonlocal published
@@ -225,6 +231,16 @@ def _staging(final: Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     return staging
+
+
+def _start(spec: Any, config: Any, corpus: Any, run_dir: Path, threads: int | None, quiet: bool) -> None:
+    """Apply the thread policy for this model's size, and say what is about to run."""
+    from mmzoo.engine.threads import params_of, use_threads
+
+    n = use_threads(threads, params_of(spec, config, corpus.vocab.size))
+    if not quiet:
+        items, unit = len(corpus.items), "thread" if n == 1 else "threads"
+        print(f"training {spec.name} on {corpus.source} ({items} items, {n} {unit}) -> {run_dir}", file=sys.stderr)
 
 
 class _progress:

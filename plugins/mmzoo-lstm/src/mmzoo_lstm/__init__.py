@@ -38,6 +38,7 @@ SPEC = ModelSpec(
     summary="LSTM with peepholes and skip connections (Graves 2014)",
     config=LSTMConfig,
     build=build,
+    params=87_419,  # at the default config: `mmzoo list` shows it without importing torch
     presets={"graves": {"n_layer": 3, "n_hidden": 128}},
     recipe=Recipe(steps=6000, batch_size=64, lr=3e-3, weight_decay=0.01, warmup=100, eval_every=1000),
 )
