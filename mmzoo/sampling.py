@@ -40,13 +40,16 @@ def uniform_table(seed: int, items: np.ndarray, steps: int) -> np.ndarray:
     return (x >> np.uint64(40)).astype(np.float32) / np.float32(1 << 24)
 
 
+BELOW_ONE = np.nextafter(np.float32(1), np.float32(0))  # the largest float32 uniform
+
+
 def choose(logits: np.ndarray, u: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
     """Sample one token per row from softmax(logits / T), restricted to the top k.
 
     In float64 from float32 inputs (the temperature rounded to float32 too), exactly
     as a generator file's graph computes it (mmzoo/engine/generate_body.py)."""
     logits = logits.astype(np.float64)
-    u = np.asarray(u, dtype=np.float32).astype(np.float64)
+    u = np.minimum(np.asarray(u, dtype=np.float32), BELOW_ONE).astype(np.float64)  # 0.99999999 rounds to 1.0
     temperature = float(np.float32(temperature))
     if temperature != 1.0:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
