@@ -14,7 +14,7 @@ from typing import Any
 from mmzoo import ModelSpec, Recipe, hookimpl
 
 # The mmzoo plugin API this plugin is written against (docs/plugins.md in mmzoo).
-mmzoo_plugin_api = 1
+mmzoo_plugin_api = 2  # it uses ModelSpec.params and mmzoo.StateSpec
 
 
 @dataclass(frozen=True)
