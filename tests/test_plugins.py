@@ -16,7 +16,7 @@ import typer
 from fakeplugins import VOWEL_WORDS, build_site, mmzoo
 from typer.testing import CliRunner
 
-from mmzoo import DatasetSpec, MmzooError, ModelSpec, Recipe, hookimpl
+from mmzoo import PLUGIN_API_VERSION, DatasetSpec, MmzooError, ModelSpec, Recipe, hookimpl
 from mmzoo.plugins import PluginInfo, allowed_distributions, load_zoo
 from mmzoo.plugins.commands import add_commands
 
@@ -196,7 +196,7 @@ def test_status_values() -> None:
 def test_plugins_json_schema_is_stable(site: Path, tmp_path: Path) -> None:
     proc = mmzoo("plugins", "--json", site=site, cwd=tmp_path)
     doc = json.loads(proc.stdout)
-    assert set(doc) == {"plugin_api", "plugins"} and doc["plugin_api"] == 1
+    assert set(doc) == {"plugin_api", "plugins"} and doc["plugin_api"] == PLUGIN_API_VERSION
     for entry in doc["plugins"]:
         assert set(entry) == PLUGIN_KEYS
         assert entry["status"] in ("ok", "broken", "disabled")

@@ -22,7 +22,7 @@ from mmzoo.testing import check_model_contract, check_model_spec, check_plugin, 
 def test_plugin_loads_cleanly() -> None:
     info = check_plugin(mmzoo_lstm)
     assert info.models == ["lstm"]
-    assert info.api == 1
+    assert info.api == 2  # it uses ModelSpec.params and mmzoo.StateSpec
 
 
 @pytest.mark.parametrize("n_layer", [1, 3])
