@@ -26,41 +26,53 @@ def run_export(
         return export_generator(target, out, lambda o: run_export(target, o, opset, calibrate, threads=threads))
     import sys
 
-    from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, split_items
-    from mmzoo.engine.batches import tensorize
     from mmzoo.engine.causality import suspicious_loss_warning
     from mmzoo.engine.export import ExportInputs, export_model
     from mmzoo.engine.runlock import TargetLock
     from mmzoo.engine.runs import load_run, resolve
     from mmzoo.engine.threads import use_threads
-    from mmzoo.engine.token_batches import export_splits
 
     run = load_run(resolve(target))
     use_threads(threads, run.meta.get("params"))
-    meta = run.meta
-    out = Path(out) if out is not None else EXPORT_DIR / f"{meta['model']}.onnx"
+    out = Path(out) if out is not None else EXPORT_DIR / f"{run.meta['model']}.onnx"
     check_out(out)
-    train_items: list[str] | None = None
-    sampled = export_splits(meta, run.model)  # a streamed corpus: capped samples, bounded memory
-    if sampled is not None:
-        train, val = sampled
-    else:
-        corpus = load_corpus(meta["data"]["source"], max(DEFAULT_MAX_ITEM_LENGTH, meta["max_length"]))
-        if corpus.sha256 != meta["data"]["sha256"]:
-            raise MmzooError(f"{corpus.source} changed since training: export needs the training data to calibrate")
-        vocab = Vocab(tuple(meta["vocab"]))
-        splits = split_items(corpus.items, meta["split"]["seed"])
-        train_items = splits["train"]
-        train = tensorize(train_items, vocab, meta["max_length"], run.model)
-        val = tensorize(splits["val"], vocab, meta["max_length"], run.model)
+    train, val, train_items = _training_data(run)
     with TargetLock(out, "export"):
-        report = export_model(ExportInputs(run.model, meta, train, val), out, opset, calibrate)
+        report = export_model(ExportInputs(run.model, run.meta, train, val), out, opset, calibrate)
     warning = suspicious_loss_warning(report.stats.val_loss, train_items) if train_items else None
     if warning:
         print(f"mmzoo: warning: {warning}", file=sys.stderr)
     doc = report.as_json()
     doc["run"] = str(run.directory)
-    doc["summary"] = {
+    doc["summary"] = _summary(report)
+    return doc
+
+
+def _training_data(run: Any) -> tuple[Any, Any, list[str] | None]:
+    """(train, val, the train items) the run was trained on, rebuilt for calibration and
+    the checks; a streamed corpus gives capped samples and no item list."""
+    from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, split_items
+    from mmzoo.engine.batches import tensorize
+    from mmzoo.engine.token_batches import export_splits
+
+    meta = run.meta
+    sampled = export_splits(meta, run.model)  # a streamed corpus: capped samples, bounded memory
+    if sampled is not None:
+        return sampled[0], sampled[1], None
+    corpus = load_corpus(meta["data"]["source"], max(DEFAULT_MAX_ITEM_LENGTH, meta["max_length"]))
+    if corpus.sha256 != meta["data"]["sha256"]:
+        raise MmzooError(f"{corpus.source} changed since training: export needs the training data to calibrate")
+    vocab = Vocab(tuple(meta["vocab"]))
+    splits = split_items(corpus.items, meta["split"]["seed"])
+    train = tensorize(splits["train"], vocab, meta["max_length"], run.model)
+    val = tensorize(splits["val"], vocab, meta["max_length"], run.model)
+    return train, val, splits["train"]
+
+
+def _summary(report: Any) -> dict[str, Any]:
+    from mmzoo.engine.norms import fold_note
+
+    summary: dict[str, Any] = {
         "path": str(report.path),
         "size": f"{report.size_bytes / 1024:.1f} KiB",
         "nodes": report.nodes,
@@ -68,12 +80,10 @@ def run_export(
         "val loss": _val_loss_line(report.stats),
         "BatchNorm folded": report.stats.layers,
     }
-    from mmzoo.engine.norms import fold_note
-
     note = fold_note([] if report.norm == "none" else report.norm.split("+"))
     if note:
-        doc["summary"]["normalisation"] = note
-    return doc
+        summary["normalisation"] = note
+    return summary
 
 
 def check_out(out: Path) -> None:
