@@ -292,7 +292,14 @@ def sample_items(model: OnnxModel, options: SampleOptions) -> list[str]:
     return generate(OrtStepper(model), model.metadata.vocab, model.metadata.max_length, options)
 
 
-def sample_onnx_file(path: Path, options: SampleOptions, providers: Sequence[str]) -> dict[str, Any]:
+ONNX_THREADS_NOTE = "--threads sets torch's threads; onnxruntime sizes its own by the batch (--batch-size)"
+
+
+def sample_onnx_file(
+    path: Path, options: SampleOptions, providers: Sequence[str], threads: int | None = None
+) -> dict[str, Any]:
+    if threads is not None:  # refused, not silently ignored
+        raise MmzooError(f"{ONNX_THREADS_NOTE}; drop --threads for an .onnx file")
     sampler = OnnxSampler(path, providers, batch_hint=max(1, min(options.n, options.batch_size)))
     samples = sample_items(sampler.model, options)
     doc: dict[str, Any] = {

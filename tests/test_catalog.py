@@ -30,7 +30,9 @@ PROBE = (
 
 def probe(args: list[str], cache: Path, site: Path | None = None) -> tuple[int, bool]:
     env = {**os.environ, "XDG_CACHE_HOME": str(cache), "COLUMNS": "200"}
-    env.pop("MMZOO_LOAD_PLUGINS", None)
+    # the built-ins, lstm (both declare their counts) and the fake site's plugin; not the
+    # test plugins `make test` installs, whose undeclared counts are what the cache is for
+    env["MMZOO_LOAD_PLUGINS"] = "mmzoo-lstm,mmzoo-good"
     if site is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, timeout=120)
@@ -73,11 +75,11 @@ def test_cache_key_follows_plugin_version_and_config(tmp_path: Path, monkeypatch
     assert cache_key(spec) != cache_key(dataclasses.replace(spec, plugin_version="0.2"))
     assert cache_key(spec) != cache_key(dataclasses.replace(spec, config=get_zoo().model("mlp-bn").config))
     counts = ParamCache()
-    assert counts.get(spec) == 11_897
+    assert counts.get(spec) == (11_897, None)
     counts.save()
 
     def no_build(spec: object) -> None:
         raise AssertionError("built a model although the count was cached")
 
     monkeypatch.setattr(catalog, "count_params", no_build)
-    assert ParamCache().get(spec) == 11_897
+    assert ParamCache().get(spec) == (11_897, None)

@@ -167,7 +167,7 @@ def cmd_sample(
     if onnx_path is not None:
         from mmzoo.runtime import sample_onnx_file
 
-        doc = sample_onnx_file(onnx_path, options, provider)
+        doc = sample_onnx_file(onnx_path, options, provider, threads)
     else:
         if provider:
             raise MmzooError("--provider applies to .onnx files; export the model first with `mmzoo export`")

@@ -54,6 +54,7 @@ def _sample_parser() -> _Parser:
     p.add_argument("--seed", type=int, default=0, help="Same seed, same samples (default 0).")
     p.add_argument("--provider", action="append", default=[], help="onnxruntime provider(s): cpu, cuda, auto, ...")
     p.add_argument("--batch-size", type=int, default=1000, help="Items generated together (default 1000).")
+    p.add_argument("--threads", type=int, default=None, help="For a torch run, not an .onnx file.")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     return p
 
@@ -124,7 +125,7 @@ def _sample(args: argparse.Namespace) -> None:
 
     options = SampleOptions(args.num, args.temperature, args.top_k, args.prefix, args.seed, args.batch_size)
     options.check()
-    print_samples(sample_onnx_file(Path(args.target), options, args.provider), args.json)
+    print_samples(sample_onnx_file(Path(args.target), options, args.provider, args.threads), args.json)
 
 
 def _info(args: argparse.Namespace) -> None:
