@@ -35,12 +35,14 @@ plugins-installed: install
 	$(PIP) install -q -c constraints.txt --no-deps -e ./plugins/mmzoo-lstm
 	$(PIP) install -q -c constraints.txt --no-deps -e ./tests/plugin_pkgs/mmzoo-testnets
 
+# Two pytest workers (pytest-xdist): most tests wait on subprocesses, so two cores
+# halve the wall time; every test runs in its own tmp_path, so they do not collide.
 test: plugins-installed
-	$(PY) -m pytest; $(PYTEST_RUN)
+	$(PY) -m pytest -n 2; $(PYTEST_RUN)
 
 # For development: everything but the tests marked slow (under 2 minutes on 2 cores).
 test-fast: plugins-installed
-	$(PY) -m pytest -m "not slow"; $(PYTEST_RUN)
+	$(PY) -m pytest -n 2 -m "not slow"; $(PYTEST_RUN)
 
 # What CI runs before the tests: lint, format and types, all on a clean tree.
 check: install

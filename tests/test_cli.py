@@ -7,6 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import mmzoo_bin, run_mmzoo
 
 
@@ -47,6 +48,7 @@ def test_plugins_json() -> None:
     assert all(p["status"] == "ok" for p in builtin)
 
 
+@pytest.mark.slow
 def test_train_sample_eval_through_the_cli(trained_mlp_bn: Path) -> None:
     meta = json.loads((trained_mlp_bn / "model.json").read_text())
     assert meta["model"] == "mlp-bn" and meta["metrics"]["step"] == 300
@@ -66,6 +68,7 @@ def test_train_sample_eval_through_the_cli(trained_mlp_bn: Path) -> None:
     assert losses["val"]["loss"] == meta["metrics"]["val_loss"]
 
 
+@pytest.mark.slow
 def test_model_name_means_its_newest_run(tmp_path: Path, small_names: Path) -> None:
     run_mmzoo("train", "bigram", "--data", str(small_names), cwd=tmp_path)
     runs = list((tmp_path / "runs" / "bigram").iterdir())
@@ -90,6 +93,7 @@ def test_eval_on_a_file_with_unseen_characters_names_them(trained_mlp_bn: Path, 
     assert doc["losses"]["fine.txt"]["items"] == 2
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
     cases = [
         ("train", "mlp_bn"),
@@ -116,6 +120,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
     assert "did you mean n_hidden" in run_mmzoo("train", "mlp-bn", "--set", "n_hiden=3", check=False).stderr
 
 
+@pytest.mark.slow
 def test_train_json_is_one_document(small_names: Path, tmp_path: Path) -> None:
     proc = run_mmzoo(
         "train", "bigram-nn", "--data", str(small_names), "--steps", "20", "--out", str(tmp_path / "r"), "--json",
@@ -127,6 +132,7 @@ def test_train_json_is_one_document(small_names: Path, tmp_path: Path) -> None:
     assert again.returncode == 1 and "--resume" in again.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_the_best_checkpoint_and_exits_130(small_names: Path, tmp_path: Path) -> None:
     """A real SIGINT to the installed command, once the loop is running."""
     run = tmp_path / "run"

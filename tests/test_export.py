@@ -45,6 +45,7 @@ def test_exported_file_keeps_the_contract(exported: Path, trained_mlp_bn: Path) 
     assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param
 
 
+@pytest.mark.slow
 def test_onnxruntime_matches_torch_and_gives_the_same_names(trained_mlp_bn: Path, tmp_path: Path) -> None:
     out = tmp_path / "raw.onnx"
     doc = json.loads(run_mmzoo("export", str(trained_mlp_bn), "--out", str(out), "--no-calibrate", "--json").stdout)
@@ -66,6 +67,7 @@ def test_calibration_records_both_losses_and_keeps_the_better(exported: Path, tr
     assert running == pytest.approx(run_val, abs=1e-6)  # the running statistics are the run's own
 
 
+@pytest.mark.slow
 def test_calibrate_forces_and_no_calibrate_skips(trained_mlp_bn: Path, tmp_path: Path) -> None:
     forced = json.loads(
         run_mmzoo("export", str(trained_mlp_bn), "--out", str(tmp_path / "a.onnx"), "--calibrate", "--json").stdout
@@ -139,6 +141,7 @@ def test_damaged_and_foreign_files_are_clear_errors(exported: Path, tmp_path: Pa
     assert proc.returncode == 1 and "no mmzoo metadata" in proc.stderr
 
 
+@pytest.mark.slow
 def test_failed_export_leaves_no_file(trained_mlp_bn: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.onnx"
     proc = run_mmzoo("export", str(trained_mlp_bn), "--out", str(out), "--opset", "3", check=False)

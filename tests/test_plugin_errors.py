@@ -84,6 +84,7 @@ def test_a_command_name_clash_drops_only_that_command(site: Path, tmp_path: Path
     assert proc.returncode == 0 and proc.stdout == "hello from badbuild\n"
 
 
+@pytest.mark.slow
 def test_a_run_whose_plugin_is_disabled_or_missing_names_it(site: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     trained = mmzoo("train", "tiny", "--data", "vowels", "--steps", "5", "--out", str(run), site=site, cwd=tmp_path)

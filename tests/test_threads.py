@@ -54,6 +54,7 @@ def test_use_threads_sets_torch() -> None:
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 def test_every_torch_command_takes_threads(trained_mlp_bn: Path, tmp_path: Path, small_names: Path) -> None:
     run = str(trained_mlp_bn)
     for args in (("eval", run), ("sample", run, "-n", "2"), ("export", run, "--out", str(tmp_path / "m.onnx"))):

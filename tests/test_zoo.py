@@ -75,6 +75,7 @@ def exported(request: pytest.FixtureRequest, small_corpus: Path) -> Exported:
     return Exported(root / "run", out, report)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exported", list(MODES), indirect=True)
 def test_export_passes_parity_in_the_models_mode(exported: Exported) -> None:
     props = exported.props

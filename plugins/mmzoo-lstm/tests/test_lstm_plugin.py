@@ -70,6 +70,7 @@ def _mmzoo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
+@pytest.mark.slow
 def test_installed_command_lists_trains_exports_and_samples(tmp_path: Path) -> None:
     """What a user does after `pip install mmzoo-lstm`, through the entry point."""
     rows = json.loads(_mmzoo("list", "lstm", "--json", cwd=tmp_path).stdout)
