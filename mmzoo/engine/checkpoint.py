@@ -62,16 +62,21 @@ def _prev(weights: Path) -> Path:
     return weights.with_name(f".{weights.name}.prev")
 
 
+def _read(path: Path, missing: str) -> bytes:
+    """The file's bytes; `missing` is the error when it does not exist."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise MmzooError(missing) from None
+    except OSError as exc:
+        raise MmzooError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def load_meta(path: Path, last: bool = False) -> dict[str, Any]:
     """The checked model.json (or last.json) of a run folder or checkpoint file."""
     directory = checkpoint_dir(path)
     meta_path = directory / (LAST_META if last else META)
-    try:
-        text = meta_path.read_bytes()
-    except FileNotFoundError:
-        raise MmzooError(f"{directory} has no {meta_path.name}: not an mmzoo run") from None
-    except OSError as exc:
-        raise MmzooError(f"cannot read {meta_path}: {exc.strerror}") from None
+    text = _read(meta_path, f"{directory} has no {meta_path.name}: not an mmzoo run")
     return parse_meta(text, meta_path, last)
 
 
@@ -81,12 +86,7 @@ def load(path: Path, last: bool = False) -> tuple[dict[str, torch.Tensor], dict[
     directory = checkpoint_dir(path)
     meta = load_meta(directory, last)
     weights = directory / (LAST_WEIGHTS if last else WEIGHTS)
-    try:
-        data = weights.read_bytes()
-    except FileNotFoundError:
-        raise MmzooError(f"{directory} has no {weights.name}") from None
-    except OSError as exc:
-        raise MmzooError(f"cannot read {weights}: {exc.strerror}") from None
+    data = _read(weights, f"{directory} has no {weights.name}")
     if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
         data = _previous_half(weights, meta["weights_sha256"])
     try:
