@@ -135,6 +135,30 @@ def test_ctrl_c_keeps_the_best_checkpoint_and_resume_finishes_the_run(tmp_path: 
     assert resumed.best_val_loss == pytest.approx(full.best_val_loss, abs=1e-5)
 
 
+def test_ctrl_c_right_after_an_evaluation_writes_no_second_line_for_that_step(
+    tmp_path: Path, small_names: Path
+) -> None:
+    """Ctrl-C landing between a step's evaluation and the next step used to log that step twice."""
+    from mmzoo.corpus import load_corpus
+
+    spec = get_zoo().model("bigram-nn")
+    corpus = load_corpus(str(small_names))
+    recipe = spec.recipe.__class__(steps=40, batch_size=64, eval_every=20)
+
+    def ctrl_c_while_logging_step_20(message: str) -> None:
+        if message.startswith("step 20/"):
+            raise KeyboardInterrupt
+
+    cut = train(spec, corpus, spec.config(), recipe, 3, tmp_path / "cut", log=ctrl_c_while_logging_step_20)
+    assert cut.interrupted and cut.step == 20
+    lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [20]
+    resumed = train(spec, corpus, spec.config(), recipe, 3, tmp_path / "cut", resume=True, log=lambda m: None)
+    assert resumed.step == 40
+    lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [20, 40]
+
+
 def test_pickle_files_are_refused(tmp_path: Path) -> None:
     import pickle
 

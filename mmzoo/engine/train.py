@@ -182,6 +182,7 @@ class Trainer:
         self.observers: list[StepObserver] = []
         self.first_loss = math.inf  # the first batch loss of this session, for `diverged`
         self.on_checkpoint: Callable[[Trainer], None] | None = None  # after each evaluate_and_save
+        self.logged_step = -1  # the step of the last metrics.jsonl line: one line per step, even after Ctrl-C
 
     # -- checkpoints -----------------------------------------------------
 
@@ -216,6 +217,7 @@ class Trainer:
         }
         with open(self.run_dir / METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        self.logged_step = self.step
         self.save_last()
         if self.on_checkpoint is not None:
             self.on_checkpoint(self)
@@ -252,6 +254,7 @@ class Trainer:
         self.best_val = float(meta["best_val_loss"])
         self.train_loss = float(meta["metrics"]["train_loss"])
         self.elapsed = float(meta["metrics"]["train_seconds"])
+        self.logged_step = self.step  # last.json is written after this step's metrics line
 
     # -- the loop ----------------------------------------------------------
 
@@ -327,7 +330,12 @@ class Trainer:
                 self.step_loss.close()
         self.sync_loss()
         self.elapsed = time.perf_counter() - started
-        if self.run_dir is not None and (interrupted or not (self.run_dir / checkpoint.WEIGHTS).exists()):
+        if self.run_dir is None:
+            return interrupted
+        if self.logged_step == self.step and (self.run_dir / checkpoint.WEIGHTS).exists():
+            if interrupted:  # Ctrl-C came during or just after this step's evaluation: no second line
+                self.save_last()
+        elif interrupted or not (self.run_dir / checkpoint.WEIGHTS).exists():
             self.evaluate_and_save()
         return interrupted
 
