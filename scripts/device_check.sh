@@ -28,6 +28,7 @@ step eval "$work/mlpbn" --device cuda
 step export "$work/mlpbn" --out "$work/mlpbn.onnx"
 step sample "$work/mlpbn.onnx" -n 5
 step diagnose mlp-bn --device cuda --steps 300 --out "$work/diag"
+step diagnose mlp-bn --device cuda --steps 200 --compare bn=on,off --out "$work/diag-compare"
 step train transformer --device auto --steps 300 --out "$work/tf"
 step export "$work/tf" --out "$work/tf.onnx"
 step sample "$work/tf.onnx" -n 5 --provider cuda   # onnxruntime-gpu absent: one clear error expected

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from mmzoo.corpus import Corpus
+from mmzoo.engine.devices import device_of
 from mmzoo.engine.diagnose.flags import (
     GRADIENT_RATIO,
     SATURATED_FRACTION,
@@ -93,7 +94,9 @@ def _operate(trainer: Trainer, surgery: Surgery) -> dict[str, Any]:
             raise MmzooError(f"--no-bn: {spec.name} has no BatchNorm layers to remove; drop --no-bn")
     rng = torch.Generator().manual_seed(trainer.seed)  # the Trainer's first batch, drawn the same way
     first = torch.randint(0, len(train), (trainer.recipe.batch_size,), generator=rng)
-    head = find_head(model, lambda m: batch_loss(m, train.x[first], train.y[first]), trainer.corpus.vocab.size)
+    device = device_of(model)  # the splits stay on the CPU; --device cuda put the model on the GPU
+    xb, yb = train.x[first].to(device), train.y[first].to(device)
+    head = find_head(model, lambda m: batch_loss(m, xb, yb), trainer.corpus.vocab.size)
     init_doc = apply_init(model, surgery.init, head, surgery.gain, surgery.last_scale)
     if not any(p.requires_grad for p in model.parameters()):
         raise MmzooError(f"{spec.name} has no trainable parameters: there is nothing to diagnose")

@@ -20,9 +20,10 @@ SNAPSHOTS = ("init", "end")
 
 
 def _sample(t: torch.Tensor, generator: torch.Generator) -> np.ndarray:
+    t = t.cpu()  # --device cuda: the sample is drawn and plotted on the CPU
     if t.numel() > MAX_SAMPLES:
         t = t[torch.randperm(t.numel(), generator=generator)[:MAX_SAMPLES]]
-    return t.cpu().numpy().astype(np.float32)
+    return t.numpy().astype(np.float32)
 
 
 def _num(x: float) -> float | None:
