@@ -40,7 +40,7 @@ class RNNCell(nn.Module):
         w_h = W[:, E:].t()  # [n_hidden, n_hidden]
         hs = []
         for t in range(xw.shape[0]):
-            h = torch.tanh(xw[t] + h @ w_h)
+            h = torch.tanh(torch.addmm(xw[t], h, w_h))  # xw[t] + h @ w_h in one kernel
             hs.append(h)
         return torch.stack(hs, dim=1)
 
@@ -68,16 +68,16 @@ class GRUCell(nn.Module):
         layers = (self.xh_to_z, self.xh_to_r, self.xh_to_hbar)
         w_x = torch.cat([layer.weight[:, :E] for layer in layers])  # [3 * n_hidden, n_embd]
         bias = torch.cat([layer.bias for layer in layers])
-        xz, xr, xhbar = F.linear(emb.transpose(0, 1), w_x, bias).chunk(3, dim=-1)  # each [T, B, n_hidden]
+        xw = F.linear(emb.transpose(0, 1), w_x, bias)  # [T, B, 3 * n_hidden]: z, r, hbar
+        H = xw.shape[-1] // 3
+        xzr, xhbar = xw[..., : 2 * H], xw[..., 2 * H :]
         w_zr = torch.cat([self.xh_to_z.weight[:, E:], self.xh_to_r.weight[:, E:]]).t()  # [n_hidden, 2 * n_hidden]
         w_hbar = self.xh_to_hbar.weight[:, E:].t()  # [n_hidden, n_hidden]
         hs = []
-        for t in range(xz.shape[0]):
-            hz, hr = (h @ w_zr).chunk(2, dim=1)
-            r = torch.sigmoid(xr[t] + hr)
-            hbar = torch.tanh(xhbar[t] + (r * h) @ w_hbar)
-            z = torch.sigmoid(xz[t] + hz)
-            h = (1 - z) * h + z * hbar
+        for t in range(xw.shape[0]):  # six kernels a step: the loop's cost is per op, not per flop
+            z, r = torch.sigmoid(torch.addmm(xzr[t], h, w_zr)).chunk(2, dim=1)  # both gates at once
+            hbar = torch.tanh(torch.addmm(xhbar[t], r * h, w_hbar))
+            h = torch.lerp(h, hbar, z)  # (1 - z) * h + z * hbar
             hs.append(h)
         return torch.stack(hs, dim=1)
 
