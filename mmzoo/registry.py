@@ -22,6 +22,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 BUILD_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")  # "package.module:Class"
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "step", "constant")
+BATCHINGS = ("random", "by_length")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Recipe:
     warmup: int = 0
     final_lr_fraction: float = 0.05
     eval_every: int = 1000
+    batching: str = "random"  # "random", or "by_length": sequence batches of similar lengths, less padding
 
     def validate(self) -> None:
         """Raise ValueError on a recipe the training loop would choke on mid-run."""
@@ -48,6 +50,7 @@ class Recipe:
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.batching in BATCHINGS, f"batching must be one of {', '.join(BATCHINGS)}"),
             (_is_int(self.warmup) and self.warmup >= 0, "warmup must be an int >= 0"),
             (
                 _is_number(self.final_lr_fraction) and 0 <= self.final_lr_fraction <= 1,

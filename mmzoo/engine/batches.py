@@ -57,6 +57,10 @@ class SplitTensors:
         """How many targets (real positions) the examples ix hold."""
         return len(ix) if self.y.dim() == 1 else int((self.y[ix] != PAD).sum())
 
+    def targets_each(self) -> torch.Tensor:
+        """[N]: how many targets each example holds (1 per window; chars + 1 per item)."""
+        return torch.ones(len(self), dtype=torch.long) if self.y.dim() == 1 else (self.y != PAD).sum(1)
+
 
 def tensorize(items: list[str], vocab: Vocab, length: int, model: Any) -> SplitTensors:
     """Windows for a window model, whole sequences for the others."""

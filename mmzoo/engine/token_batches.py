@@ -52,6 +52,13 @@ class StreamedSplit:
         items = np.asarray(self.items[ix.numpy()], dtype=np.int64)
         return int((self.offsets[items + 1] - self.offsets[items]).sum()) + len(items)
 
+    def targets_each(self) -> torch.Tensor:
+        """[N]: how many targets each example holds (1 per window; chars + 1 per item)."""
+        if self.cum is not None:
+            return torch.ones(len(self), dtype=torch.long)
+        items = np.asarray(self.items, dtype=np.int64)
+        return torch.from_numpy((self.offsets[items + 1] - self.offsets[items]).astype(np.int64) + 1)
+
     def _sequences(self, items: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, T] = [0, c1..cn, 0..], y [B, T] = [c1..cn, 0, -1..]; T = longest + 1."""
         items = np.asarray(items, dtype=np.int64)

@@ -18,10 +18,11 @@ import torch
 import torch.nn as nn
 
 from mmzoo import __version__
-from mmzoo.contract import SPLIT_FRACTIONS, context_length_of, input_mode_of
+from mmzoo.contract import SPLIT_FRACTIONS, context_length_of, input_mode_of, is_window
 from mmzoo.corpus import Corpus
 from mmzoo.corpus_store import item_count, split_sizes
 from mmzoo.engine import checkpoint
+from mmzoo.engine.batch_draw import BatchDraw
 from mmzoo.engine.causality import check_causal
 from mmzoo.engine.distributed import Parallel, StepLoss
 from mmzoo.engine.loss import split_loss
@@ -293,18 +294,22 @@ class Trainer:
         model.train()
         regularize = getattr(model, "regularization", None)
         interrupted = False
+        draw = BatchDraw(train, recipe, self.rng, self.seed, sequences=not is_window(model))
         started = time.perf_counter() - self.elapsed
         self.pending: list[torch.Tensor] = []  # this step's losses, not yet read back
         try:
             while self.step < total:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr_at(recipe, self.step, total)
-                ix = torch.randint(0, len(train), (recipe.batch_size,), generator=self.rng)
+                ix = draw.draw(self.step)
                 for obs in self.observers:
                     obs.on_step_begin(self, self.step)
-                loss = self.step_loss(train, ix)  # this rank's shard of the global batch ix
-                if regularize is not None:
-                    loss = loss + regularize()
+                data_loss = self.step_loss(train, ix)  # this rank's shard of the global batch ix
+                reg = regularize() if regularize is not None else None
+                logged = (data_loss if reg is None else data_loss + reg).detach()  # per target, as logged
+                loss = data_loss * draw.weight(ix) if draw.by_length else data_loss
+                if reg is not None:
+                    loss = loss + reg
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 for obs in self.observers:
@@ -313,7 +318,7 @@ class Trainer:
                 for obs in self.observers:
                     obs.on_step_end(self, self.step, loss.item())
                 self.step += 1
-                self.pending.append(loss.detach())
+                self.pending.append(logged)
                 if self.step % SYNC_EVERY == 0:
                     self.sync_loss()
                 if progress is not None:
