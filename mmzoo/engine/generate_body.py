@@ -46,15 +46,31 @@ class BodyParts:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-def sampling_nodes(logits: str, keepdims: bool, top_k: bool, temperature: bool) -> list[NodeProto]:
-    """logits[B, V] float -> gen/pick (int64, 0 for rows already done), gen/alive_next, gen/cond.
+def sampling_nodes(logits: str, keepdims: bool, top_k: bool, temperature: bool, alone: bool = False) -> list[NodeProto]:
+    """logits[B, V] float -> gen/drawn (the token drawn), gen/pick (drawn, 0 for rows already
+    done), gen/alive_next, gen/cond.
 
-    pick and alive are [B, 1] with `keepdims`, else [B]. Outer-scope inputs:
+    drawn, pick and alive are [B, 1] with `keepdims`, else [B]. Outer-scope inputs:
     gen/temperature64 (double scalar), gen/k (int64 [1]), gen/u_all (double [B, L, 1]);
-    body inputs: gen/iter, gen/alive. Same arithmetic as mmzoo.sampling.choose:
-    x = logits / T; x[x < kth largest] = -inf; cdf = cumsum(exp(x - max x));
-    pick = #(cdf <= u * cdf[-1]). A variant without top-k or without the division
-    (temperature 1) leaves those ops out, which changes no result."""
+    body inputs: gen/iter, gen/alive. Same arithmetic as
+    mmzoo.sampling.choose: x = logits / T; x[x < kth largest] = -inf;
+    cdf = cumsum(exp(x - max x)); drawn = #(cdf <= u * cdf[-1]). A variant without top-k
+    or without the division (temperature 1) leaves those ops out, which changes no result.
+
+    The adapters feed `drawn`, not `pick`, back to the model: a row that has ended gets
+    whatever it drew as its next input, not 0, but its picks are 0 whatever the model says
+    (rows never mix), and `pick` stays free to be the scan output without an Identity.
+
+    `alone` (a batch of one row): no alive, no pick; gen/cond = any(cdf <= target), i.e.
+    drawn > 0, in one op; the body scans gen/le64 (drawn is its sum)."""
+    if alone:  # drawn > 0 exactly when some entry of le is true: the row goes on
+        done = [node("ReduceMax", ["gen/le"], ["gen/cond"], keepdims=0)]
+    else:
+        done = [
+            node("Where", ["gen/alive", "gen/drawn", "gen/zero"], ["gen/pick"]),
+            node("Cast", ["gen/pick"], ["gen/alive_next"], to=BOOL),
+            node("ReduceMax", ["gen/alive_next"], ["gen/cond"], keepdims=0),
+        ]
     nodes = [node("Cast", [logits], ["gen/x64"], to=DOUBLE)]
     x = "gen/x64"
     if temperature:
@@ -79,9 +95,7 @@ def sampling_nodes(logits: str, keepdims: bool, top_k: bool, temperature: bool) 
         node("LessOrEqual", ["gen/cdf", "gen/target"], ["gen/le"]),
         node("Cast", ["gen/le"], ["gen/le64"], to=INT64),
         node("ReduceSum", ["gen/le64", "gen/axis1"], ["gen/drawn"], keepdims=int(keepdims)),
-        node("Where", ["gen/alive", "gen/drawn", "gen/zero"], ["gen/pick"]),
-        node("Cast", ["gen/pick"], ["gen/alive_next"], to=BOOL),
-        node("ReduceMax", ["gen/alive_next"], ["gen/cond"], keepdims=0),
+        *done,
     ]
 
 
@@ -102,16 +116,16 @@ def body_constants(vocab_size: int) -> list[NodeProto]:
 
 
 def window_parts(context_length: int) -> BodyParts:
-    """idx[B, C]: the last C tokens, left-padded with the boundary token; slide by one.
-    (Window and sequence bodies draw pick as [B, 1], the column they append.)"""
+    """idx[B, C]: the last C tokens, left-padded with the boundary token. Carried as C
+    columns [B, 1], each the next one's previous value: the window slides by renaming, and
+    one Concat makes idx (a Slice and a Concat per token otherwise). Every column starts
+    as gen/ctx0, zeros [B, 1]."""
     if context_length == 1:  # the window is the last token
-        return BodyParts(carried=[Carried("gen/ctx0", "gen/ctx", "gen/pick", INT64)], renames={"idx": "gen/ctx"})
+        return BodyParts(carried=[Carried("gen/ctx0", "gen/ctx", "gen/drawn", INT64)], renames={"idx": "gen/ctx"})
+    cols = [f"gen/ctx/{i}" for i in range(context_length)]
     return BodyParts(
-        after=[
-            node("Slice", ["gen/ctx", "gen/one1", "gen/big_ctx", "gen/axis1"], ["gen/ctx_tail"]),
-            node("Concat", ["gen/ctx_tail", "gen/pick"], ["gen/ctx_next"], axis=1),
-        ],
-        carried=[Carried("gen/ctx0", "gen/ctx", "gen/ctx_next", INT64)],
+        before=[node("Concat", cols, ["gen/ctx"], axis=1)],
+        carried=[Carried("gen/ctx0", col, nxt, INT64) for col, nxt in zip(cols, [*cols[1:], "gen/drawn"])],
         renames={"idx": "gen/ctx"},
     )
 
@@ -120,7 +134,7 @@ def sequence_parts(context_length: int) -> BodyParts:
     """idx[B, T]: every token so far (from the boundary token on), the last C of them."""
     return BodyParts(
         before=[node("Slice", ["gen/hist", "gen/minus_ctx", "gen/big_ctx", "gen/axis1"], ["gen/recent"])],
-        after=[node("Concat", ["gen/hist", "gen/pick"], ["gen/hist_next"], axis=1)],
+        after=[node("Concat", ["gen/hist", "gen/drawn"], ["gen/hist_next"], axis=1)],
         carried=[Carried("gen/hist0", "gen/hist", "gen/hist_next", INT64)],
         renames={"idx": "gen/recent"},
     )
@@ -129,7 +143,7 @@ def sequence_parts(context_length: int) -> BodyParts:
 def step_parts(states: list[tuple[str, str]]) -> BodyParts:
     """(idx[B], pos, *state): the last token, its position (the iteration number), the
     state the previous call returned. `states` pairs each state input with its output."""
-    carried = [Carried("gen/tok0", "gen/tok", "gen/pick", INT64)]
+    carried = [Carried("gen/tok0", "gen/tok", "gen/drawn", INT64)]
     renames = {"idx": "gen/tok", "pos": "gen/iter"}
     for name, out in states:
         carried.append(Carried(f"gen/{name}0", f"gen/s/{name}", f"gen/s/{out}", FLOAT))

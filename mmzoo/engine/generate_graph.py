@@ -59,14 +59,16 @@ def build_generator(proto: ModelProto) -> ModelProto:
     parts = {WINDOW: lambda: window_parts(C), SEQUENCE: lambda: sequence_parts(C), STEP: lambda: step_parts(states)}
     adapter = parts[mode]()
     keepdims = mode != STEP  # window and sequence bodies append pick[B, 1] as a column
-    outer = _outer_nodes(proto.graph, adapter, mode, L, C, V, keepdims) + [
-        _variants(proto.graph, adapter, V, keepdims),  # -> gen/picks [N, B(, 1)], N <= L iterations ran
-        node("Reshape", ["gen/picks", "gen/keep_n_b"], ["gen/picks_nb"]),
-        node("Transpose", ["gen/picks_nb"], ["gen/picks_bn"], perm=[1, 0]),
-        node("Shape", ["gen/picks_bn"], ["gen/n_ran"], start=1, end=2),
-        node("Sub", ["gen/L1", "gen/n_ran"], ["gen/pad_right"]),
-        node("Concat", ["gen/zeros3", "gen/pad_right"], ["gen/pads"], axis=0),
-        node("Pad", ["gen/picks_bn", "gen/pads"], ["tokens"]),  # [B, L], 0 after each item
+    outer = [
+        *_outer_nodes(V, L, C, keepdims),
+        *_initial_values(proto.graph, adapter, mode, batch1=True),
+        node(
+            "If",
+            ["gen/alone_plain"],
+            ["tokens"],
+            then_branch=_alone(proto.graph, adapter, keepdims, L),
+            else_branch=_batched(proto.graph, adapter, mode, keepdims),
+        ),
         node("Constant", [], ["vocab"], value=helper.make_tensor("vocab", TensorProto.INT32, [V], _codes(vocab))),
     ]
     graph = helper.make_graph(
@@ -96,57 +98,116 @@ def _codes(vocab: list[str]) -> list[int]:
     return [ord(tok) for tok in vocab]
 
 
-def _variants(graph: GraphProto, adapter: BodyParts, V: int, keepdims: bool) -> NodeProto:
-    """If top_k is on / if the temperature is not 1: four Loops, each with only the sampling
-    ops it needs (every op in the body runs once per token). Their bodies share the
-    wrapped graph's weights, which stay in the outer graph."""
-
-    def branch(top_k: bool, temperature: bool) -> GraphProto:
-        # what only this variant reads is made inside its branch: nothing runs for nothing
-        prep = [node("Cast", ["temperature"], ["gen/temperature64"], to=DOUBLE)] if temperature else []
-        prep += [node("Reshape", ["top_k", "gen/one1"], ["gen/k"])] if top_k else []
-        loop = node(
-            "Loop",
-            ["gen/trips", "gen/true", "gen/alive0", *(c.initial for c in adapter.carried)],
-            [*(f"gen/final{i}" for i in range(len(adapter.carried) + 1)), "gen/picks"],
-            body=_body(graph, adapter, keepdims, top_k, temperature),
-        )
-        return helper.make_graph([*prep, loop], "generate", [], [untyped("gen/picks", INT64)])
-
-    def split_on_temperature(top_k: bool) -> GraphProto:
-        on, off = branch(top_k, True), branch(top_k, False)
-        choose = node("If", ["gen/t_one"], ["gen/picks"], then_branch=off, else_branch=on)
-        return helper.make_graph([choose], "by_temperature", [], [untyped("gen/picks", INT64)])
-
+def _loop(graph: GraphProto, adapter: BodyParts, keepdims: bool, top_k: bool, temperature: bool) -> NodeProto:
+    """A batched Loop -> gen/picks [N, B(, 1)], N <= L iterations ran."""
     return node(
-        "If",
-        ["gen/k_on"],
-        ["gen/picks"],
-        then_branch=split_on_temperature(True),
-        else_branch=split_on_temperature(False),
+        "Loop",
+        ["gen/trips", "gen/true", "gen/alive0", *(c.initial for c in adapter.carried)],
+        [*(f"gen/final{i}" for i in range(len(adapter.carried) + 1)), "gen/picks"],
+        body=_body(graph, adapter, keepdims, top_k, temperature, alone=False),
     )
 
 
-def _body(graph: GraphProto, adapter: BodyParts, keepdims: bool, top_k: bool, temperature: bool) -> GraphProto:
-    """iter, cond, alive, *carried -> cond, alive', *carried', pick: one model call, one draw."""
+def _alone(graph: GraphProto, adapter: BodyParts, keepdims: bool, L: int) -> GraphProto:
+    """Batch 1, temperature 1, no top-k (what a caller asks for one item at a time): no
+    `alive` to carry, the Loop stops when the row draws 0, the initial values are
+    constants. The body scans le64 [1, V] (the draw is its sum), so that the token it feeds
+    back needs no copy: one ReduceSum per call instead of an Identity per token."""
+    loop = node(
+        "Loop",
+        ["gen/trips", "gen/true", *(f"{c.initial}_1" for c in adapter.carried)],
+        [*(f"gen/final{i}" for i in range(len(adapter.carried))), "gen/le_all"],
+        body=_body(graph, adapter, keepdims, top_k=False, temperature=False, alone=True),
+    )
+    nodes = [
+        loop,
+        node("ReduceSum", ["gen/le_all", "gen/axis2"], ["gen/picks1"], keepdims=0),  # [N, 1]
+        node("Transpose", ["gen/picks1"], ["gen/picks1_t"], perm=[1, 0]),
+        node("Concat", ["gen/picks1_t", "gen/zeros_1L"], ["gen/padded1"], axis=1),  # [1, N + L]
+        node("Slice", ["gen/padded1", "gen/zero1", "gen/L1", "gen/one1"], ["tokens"]),
+    ]
+    return helper.make_graph(nodes, "alone", [], [untyped("tokens", INT64)])
+
+
+def _batched(graph: GraphProto, adapter: BodyParts, mode: str, keepdims: bool) -> GraphProto:
+    """Any batch, any temperature and top-k: the initial values for B rows, then three
+    Loops, each with only the sampling ops it needs (every op in the body runs once per
+    token): temperature 1 without top-k; top-k (with the division, exact for a temperature
+    of 1); the temperature alone. Their bodies share the wrapped graph's weights, which
+    stay in the outer graph."""
+    # what only a variant reads is made inside its branch: nothing runs for nothing
+    by_k = node(
+        "If",
+        ["gen/k_on"],
+        ["gen/picks"],
+        then_branch=helper.make_graph(
+            [node("Reshape", ["top_k", "gen/one1"], ["gen/k"]), _loop(graph, adapter, keepdims, True, True)],
+            "top_k",
+            [],
+            [untyped("gen/picks", INT64)],
+        ),
+        else_branch=helper.make_graph(
+            [_loop(graph, adapter, keepdims, False, True)], "temperature", [], [untyped("gen/picks", INT64)]
+        ),
+    )
+    other = helper.make_graph(
+        [  # top-k is on when 0 < top_k < V (as in choose); else no token is masked
+            node("Greater", ["top_k", "gen/zero"], ["gen/k_pos"]),
+            node("Less", ["top_k", "gen/V"], ["gen/k_below_v"]),
+            node("And", ["gen/k_pos", "gen/k_below_v"], ["gen/k_on"]),
+            node("Cast", ["temperature"], ["gen/temperature64"], to=DOUBLE),
+            by_k,
+        ],
+        "other",
+        [],
+        [untyped("gen/picks", INT64)],
+    )
+    plain = helper.make_graph(
+        [_loop(graph, adapter, keepdims, False, False)], "plain", [], [untyped("gen/picks", INT64)]
+    )
+    nodes = [
+        *_initial_values(graph, adapter, mode, batch1=False),
+        node("If", ["gen/plain"], ["gen/picks"], then_branch=plain, else_branch=other),
+        *_tokens(keepdims),
+    ]
+    return helper.make_graph(nodes, "batched", [], [untyped("tokens", INT64)])
+
+
+def _tokens(keepdims: bool) -> list[NodeProto]:
+    """gen/picks [N, B(, 1)] -> tokens [B, L]: the N picks of each row, then 0s. Pads by L
+    and crops to L, which needs no arithmetic on N."""
+    nodes = [
+        node("Transpose", ["gen/picks"], ["gen/picks_bn"], perm=[1, 0, 2] if keepdims else [1, 0]),
+        node("Pad", ["gen/picks_bn", "gen/pads"], ["gen/padded"]),  # [B, N + L(, 1)]
+        node("Slice", ["gen/padded", "gen/zero1", "gen/L1", "gen/one1"], ["gen/tokens" if keepdims else "tokens"]),
+    ]
+    if keepdims:
+        nodes.append(node("Squeeze", ["gen/tokens", "gen/axis2"], ["tokens"]))
+    return nodes
+
+
+def _body(
+    graph: GraphProto, adapter: BodyParts, keepdims: bool, top_k: bool, temperature: bool, alone: bool
+) -> GraphProto:
+    """iter, cond, alive, *carried -> cond, alive', *carried', pick: one model call, one draw.
+    `alone` (batch 1): iter, cond, *carried -> cond, *carried', le64 (see sampling_nodes)."""
     model_nodes = [_renamed(n, adapter.renames) for n in graph.node]
     logits = adapter.renames.get("logits", "logits")
-    nodes = adapter.before + model_nodes + sampling_nodes(logits, keepdims, top_k, temperature) + adapter.after
-    scan = "gen/pick"
-    if any(c.nxt == scan for c in adapter.carried):  # also carried: the scan output needs its own name
-        scan = "gen/pick_out"
-        nodes.append(node("Identity", ["gen/pick"], [scan]))
+    sampling = sampling_nodes(logits, keepdims, top_k, temperature, alone)
+    nodes = adapter.before + model_nodes + sampling + adapter.after
+    alive = [] if alone else [untyped("gen/alive", BOOL)]
+    alive_next = [] if alone else [untyped("gen/alive_next", BOOL)]
     inputs = [
         helper.make_tensor_value_info("gen/iter", INT64, []),
         helper.make_tensor_value_info("gen/cond_in", BOOL, []),
-        untyped("gen/alive", BOOL),
+        *alive,
         *(untyped(c.inner, c.elem) for c in adapter.carried),
     ]
     outputs = [
         helper.make_tensor_value_info("gen/cond", BOOL, []),
-        untyped("gen/alive_next", BOOL),
+        *alive_next,
         *(untyped(c.nxt, c.elem) for c in adapter.carried),
-        untyped(scan, INT64),
+        untyped("gen/le64" if alone else "gen/pick", INT64),  # scanned; the carried token is gen/drawn
     ]
     return helper.make_graph(nodes, "generate_step", inputs, outputs)
 
@@ -162,20 +223,21 @@ def _renamed(n: NodeProto, renames: dict[str, str]) -> NodeProto:
     return copy
 
 
-def _outer_nodes(
-    graph: GraphProto, adapter: BodyParts, mode: str, L: int, C: int, V: int, keepdims: bool
-) -> list[NodeProto]:
+def _outer_nodes(V: int, L: int, C: int, keepdims: bool) -> list[NodeProto]:
     """Everything computed once per call: the batch size, the uniforms as double [B, L, 1],
-    the temperature as double, the effective k, which Loop runs, the initial carried values."""
+    which Loop runs; and the constants."""
 
     def const(name: str, dtype: int, dims: list[int], values: list[Any]) -> NodeProto:
         return node("Constant", [], [name], value=helper.make_tensor(name, dtype, dims, values))
 
+    rank = 3 if keepdims else 2
     nodes = body_constants(V) + [
         const("gen/trips", INT64, [], [L]),
         const("gen/true", BOOL, [], [True]),
         const("gen/L1", INT64, [1], [L]),
-        const("gen/zeros3", INT64, [3], [0, 0, 0]),
+        const("gen/zero1", INT64, [1], [0]),
+        const("gen/zeros_1L", INT64, [1, L], [0] * L),
+        const("gen/pads", INT64, [2 * rank], [0] * (rank + 1) + [L] + [0] * (rank - 2)),  # L zeros after axis 1
         const("gen/V", INT64, [], [V]),
         const("gen/one1", INT64, [1], [1]),
         const("gen/big_ctx", INT64, [1], [1 << 30]),
@@ -185,44 +247,53 @@ def _outer_nodes(
         node("Unsqueeze", ["gen/u64", "gen/axis2"], ["gen/u_all"]),
         const("gen/axis2", INT64, [1], [2]),
         const("gen/one_f", FLOAT, [], [1.0]),
+        # the plain Loops: temperature 1 and top_k <= 0 (top_k >= V, off too, takes the
+        # general branch, which finds it off: two ops fewer here, in every call)
         node("Equal", ["temperature", "gen/one_f"], ["gen/t_one"]),
-        const("gen/keep_n_b", INT64, [2], [0, -1]),
-        # top-k is on when 0 < top_k < V (as in choose); else no token is masked
-        node("Greater", ["top_k", "gen/zero"], ["gen/k_pos"]),
-        node("Less", ["top_k", "gen/V"], ["gen/k_below_v"]),
-        node("And", ["gen/k_pos", "gen/k_below_v"], ["gen/k_on"]),
+        node("LessOrEqual", ["top_k", "gen/zero"], ["gen/k_none"]),
+        node("And", ["gen/t_one", "gen/k_none"], ["gen/plain"]),
+        node("Equal", ["gen/B1", "gen/one1"], ["gen/alone"]),
+        node("And", ["gen/plain", "gen/alone"], ["gen/alone_plain"]),
         # every row alive: [1, 1] (or [1]) broadcasts against the batch in the first draw, after
         # which alive is [B, 1] ([B]); a loop-carried value may change shape between iterations
         const("gen/alive0", BOOL, [1, 1] if keepdims else [1], [True]),
     ]
-    return _sorted(nodes + _initial_values(graph, adapter, mode, C))
+    return _sorted(nodes)
 
 
-def _initial_values(graph: GraphProto, adapter: BodyParts, mode: str, C: int) -> list[NodeProto]:
-    """Zeros: the window all boundary tokens, the history one boundary token, the step
-    token the boundary token and every state zeros of its declared shape (a symbolic axis
-    besides the batch starts at 0, as mmzoo.runtime.OrtStepper starts it)."""
+def _initial_values(graph: GraphProto, adapter: BodyParts, mode: str, batch1: bool) -> list[NodeProto]:
+    """Zeros: each window column and the history the boundary token, the step token the
+    boundary token and every state zeros of its declared shape (a symbolic axis besides
+    the batch starts at 0, as mmzoo.runtime.OrtStepper starts it). For B rows (read from
+    gen/B1) or, with `batch1`, as constants named <initial>_1."""
 
-    def zeros(name: str, dims: list[str], dtype: int) -> list[NodeProto]:
+    def zeros(name: str, dims: list[int], dtype: int) -> list[NodeProto]:
+        if batch1:
+            shape = [1, *dims]
+            count = 1
+            for d in shape:
+                count *= d
+            return [node("Constant", [], [f"{name}_1"], value=helper.make_tensor(name, dtype, shape, [0] * count))]
         value = helper.make_tensor("z", dtype, [1], [0])
+        if not dims:  # [B]
+            return [node("ConstantOfShape", ["gen/B1"], [name], value=value)]
+        dims_const = node("Constant", [], [f"{name}_dims"], value=helper.make_tensor(name, INT64, [len(dims)], dims))
         return [
-            node("Concat", ["gen/B1", *dims], [f"{name}_shape"], axis=0),
+            dims_const,
+            node("Concat", ["gen/B1", f"{name}_dims"], [f"{name}_shape"], axis=0),
             node("ConstantOfShape", [f"{name}_shape"], [name], value=value),
         ]
 
-    def fixed(name: str, values: list[int]) -> NodeProto:
-        return node("Constant", [], [name], value=helper.make_tensor(name, INT64, [len(values)], values))
-
-    if mode == WINDOW:
-        return [fixed("gen/ctx_dims", [C]), *zeros("gen/ctx0", ["gen/ctx_dims"], INT64)]
+    if mode == WINDOW:  # each column of the window
+        return zeros("gen/ctx0", [1], INT64)
     if mode == SEQUENCE:
-        return [fixed("gen/hist_dims", [1]), *zeros("gen/hist0", ["gen/hist_dims"], INT64)]
+        return zeros("gen/hist0", [1], INT64)
     nodes = zeros("gen/tok0", [], INT64)
     shapes = {v.name: v.type.tensor_type.shape for v in graph.input}
     for c in adapter.carried[1:]:
         name = c.initial[len("gen/") : -1]
         dims = [d.dim_value if d.HasField("dim_value") else 0 for d in shapes[name].dim][1:]
-        nodes += [fixed(f"{c.initial}_dims", dims), *zeros(c.initial, [f"{c.initial}_dims"], FLOAT)]
+        nodes += zeros(c.initial, dims, FLOAT)
     return nodes
 
 
