@@ -51,7 +51,8 @@ def sampling_nodes(logits: str, keepdims: bool, top_k: bool, temperature: bool, 
     done), gen/alive_next, gen/cond.
 
     drawn, pick and alive are [B, 1] with `keepdims`, else [B]. Outer-scope inputs:
-    gen/temperature64 (double scalar), gen/k (int64 [1]), gen/u_all (double [B, L, 1]);
+    gen/temperature64 (double scalar), gen/k (int64 [1]), gen/u_all (double [B, L, 1]; alone,
+    gen/u64 [1, L]);
     body inputs: gen/iter, gen/alive. Same arithmetic as
     mmzoo.sampling.choose: x = logits / T; x[x < kth largest] = -inf;
     cdf = cumsum(exp(x - max x)); drawn = #(cdf <= u * cdf[-1]). A variant without top-k
@@ -90,7 +91,8 @@ def sampling_nodes(logits: str, keepdims: bool, top_k: bool, temperature: bool, 
         node("Exp", ["gen/z"], ["gen/p"]),
         node("CumSum", ["gen/p", "gen/axis1_scalar"], ["gen/cdf"]),
         node("Slice", ["gen/cdf", "gen/minus1", "gen/big", "gen/axis1"], ["gen/total"]),  # [B, 1]
-        node("Gather", ["gen/u_all", "gen/iter"], ["gen/u"], axis=1),  # [B, 1]
+        # alone: u64 [1, L] -> [1], which broadcasts against total [1, 1] as [1, 1] would
+        node("Gather", ["gen/u64" if alone else "gen/u_all", "gen/iter"], ["gen/u"], axis=1),  # [B, 1]
         node("Mul", ["gen/u", "gen/total"], ["gen/target"]),
         node("LessOrEqual", ["gen/cdf", "gen/target"], ["gen/le"]),
         node("Cast", ["gen/le"], ["gen/le64"], to=INT64),

@@ -166,6 +166,7 @@ def _batched(graph: GraphProto, adapter: BodyParts, mode: str, keepdims: bool) -
         [_loop(graph, adapter, keepdims, False, False)], "plain", [], [untyped("gen/picks", INT64)]
     )
     nodes = [
+        node("Unsqueeze", ["gen/u64", "gen/axis2"], ["gen/u_all"]),
         *_initial_values(graph, adapter, mode, batch1=False),
         node("If", ["gen/plain"], ["gen/picks"], then_branch=plain, else_branch=other),
         *_tokens(keepdims),
@@ -244,7 +245,6 @@ def _outer_nodes(V: int, L: int, C: int, keepdims: bool) -> list[NodeProto]:
         const("gen/minus_ctx", INT64, [1], [-C]),
         node("Shape", ["uniforms"], ["gen/B1"], start=0, end=1),
         node("Cast", ["uniforms"], ["gen/u64"], to=DOUBLE),
-        node("Unsqueeze", ["gen/u64", "gen/axis2"], ["gen/u_all"]),
         const("gen/axis2", INT64, [1], [2]),
         const("gen/one_f", FLOAT, [], [1.0]),
         # the plain Loops: temperature 1 and top_k <= 0 (top_k >= V, off too, takes the
