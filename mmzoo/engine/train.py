@@ -304,12 +304,11 @@ class Trainer:
                 ix = draw.draw(self.step)
                 for obs in self.observers:
                     obs.on_step_begin(self, self.step)
-                data_loss = self.step_loss(train, ix)  # this rank's shard of the global batch ix
-                reg = regularize() if regularize is not None else None
-                logged = (data_loss if reg is None else data_loss + reg).detach()  # per target, as logged
-                loss = data_loss * draw.weight(ix) if draw.by_length else data_loss
-                if reg is not None:
-                    loss = loss + reg
+                loss = self.step_loss(train, ix)  # this rank's shard of the global batch ix
+                if draw.by_length:
+                    loss = loss * draw.weight(ix)  # every target weighs the same, whatever the batch
+                if regularize is not None:
+                    loss = loss + regularize()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 for obs in self.observers:
@@ -318,7 +317,7 @@ class Trainer:
                 for obs in self.observers:
                     obs.on_step_end(self, self.step, loss.item())
                 self.step += 1
-                self.pending.append(logged)
+                self.pending.append(loss.detach())
                 if self.step % SYNC_EVERY == 0:
                     self.sync_loss()
                 if progress is not None:
