@@ -74,8 +74,34 @@ def test_pretrained_generator_gives_the_step_loops_items(name: str) -> None:
         want = sample_items(loop, options)
         assert sample_items(one_call, options) == want
         assert len(set(want)) > 1 or options.top_k == 1
-    batch_of_one = SampleOptions(8, 1.0, None, "", 5, 1)
+    batch_of_one = SampleOptions(8, 1.0, None, "", 5, 1)  # the batch-1 Loop
     assert sample_items(one_call, batch_of_one) == sample_items(loop, SampleOptions(300, 1.0, None, "", 5, 300))[:8]
+    for options in (SampleOptions(8, 0.8, 5, "", 6, 1), SampleOptions(8, 1.0, 40, "", 7, 1)):  # batched Loops, 1 row
+        assert sample_items(one_call, options) == sample_items(loop, options)
+
+
+@pytest.mark.parametrize("name", builtin_models())
+def test_batch_of_one_body_adds_few_ops_to_the_model(name: str) -> None:
+    """Every op in a Loop body runs once per token, and at batch 1 each costs about as much
+    as a small model's graph (issue 12): the batch-1 body is the model, the draw and one op
+    to stop, plus one Concat that joins a window's columns."""
+    src = onnx.load(str(EXPORTED / f"names-{name}.onnx"))
+    gen = onnx.load(str(EXPORTED / f"names-{name}.gen.onnx"))
+
+    def loops(graph: onnx.GraphProto) -> list[onnx.GraphProto]:
+        found = []
+        for n in graph.node:
+            for attr in n.attribute:
+                for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    found += [sub] if n.op_type == "Loop" else loops(sub)
+        return found
+
+    alone = [b for b in loops(gen.graph) if "gen/alive" not in {i.name for i in b.input}]
+    assert len(alone) == 1
+    window = {p.key: p.value for p in src.metadata_props}["mmzoo.context_length"] != "1" and any(
+        n.name == "gen/ctx" for n in alone[0].node
+    )
+    assert len(alone[0].node) - len(src.graph.node) == 12 + window
 
 
 def test_mmzoo_sample_on_a_generator_file_prints_the_step_files_names() -> None:

@@ -90,7 +90,7 @@ def sampling_nodes(logits: str, keepdims: bool, top_k: bool, temperature: bool, 
         node("Sub", [x, "gen/xmax"], ["gen/z"]),
         node("Exp", ["gen/z"], ["gen/p"]),
         node("CumSum", ["gen/p", "gen/axis1_scalar"], ["gen/cdf"]),
-        node("Slice", ["gen/cdf", "gen/minus1", "gen/big", "gen/axis1"], ["gen/total"]),  # [B, 1]
+        node("Gather", ["gen/cdf", "gen/last1"], ["gen/total"], axis=1),  # [B, 1]: cdf[:, V - 1]
         # alone: u64 [1, L] -> [1], which broadcasts against total [1, 1] as [1, 1] would
         node("Gather", ["gen/u64" if alone else "gen/u_all", "gen/iter"], ["gen/u"], axis=1),  # [B, 1]
         node("Mul", ["gen/u", "gen/total"], ["gen/target"]),
@@ -110,8 +110,7 @@ def body_constants(vocab_size: int) -> list[NodeProto]:
     return [
         const("gen/axis1", INT64, [1], [1]),
         const("gen/axis1_scalar", INT64, [], [1]),
-        const("gen/minus1", INT64, [1], [-1]),
-        const("gen/big", INT64, [1], [vocab_size]),
+        const("gen/last1", INT64, [1], [vocab_size - 1]),
         const("gen/zero", INT64, [], [0]),
         const("gen/neg_inf", DOUBLE, [], [float("-inf")]),
     ]
