@@ -47,15 +47,18 @@ def one_call(path: Path, calls: int = 1000) -> Callable[[], float]:
 
 
 def one_item(gen: Any, n: int) -> Callable[[], float]:
-    """Timer: seconds per token of the generator's session.run alone at batch 1, uniforms
-    made beforehand."""
-    from mmzoo.generate_runtime import run_generator
+    """Timer: seconds per token of the generator's session.run alone at batch 1, its feeds
+    made beforehand (as the floor's are)."""
+    from mmzoo.generate_runtime import feeds, scalars
     from mmzoo.sampling import uniform_table
 
     table = uniform_table(1, np.arange(n), gen.metadata.max_length)
     session = gen.session_for(1)
-    tokens = sum(int(min((row != 0).sum() + 1, row.size)) for row in run_generator(session, table, 1.0, None))
-    return lambda: seconds(lambda: [run_generator(session, table[i : i + 1], 1.0, None) for i in range(n)]) / tokens
+    temperature, top_k = scalars(1.0, None)
+    each = [feeds(table[i : i + 1], temperature, top_k) for i in range(n)]
+    rows = [session.run(["tokens"], f)[0][0] for f in each]
+    tokens = sum(int(min((row != 0).sum() + 1, row.size)) for row in rows)
+    return lambda: seconds(lambda: [session.run(["tokens"], f) for f in each]) / tokens
 
 
 def seconds(fn: Callable[[], object]) -> float:
