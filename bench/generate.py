@@ -5,9 +5,9 @@ single session.run of the step/window graph at batch 1, mid-item (position 4).
 
     python bench/generate.py [--repeats 3] [--models gru mlp-bn ...]
 
-Timings are medians of interleaved repeats (loop, generator, loop, ...; floor, generator
-call, floor, ...), so a change in the machine's load hits both alike; compare the ratios,
-not the absolute figures.
+Timings are medians of interleaved repeats (loop, generator, loop, ...; the floor and the
+generator's call a fifth of each at a time), so a change in the machine's load hits both
+alike; compare the ratios, not the absolute figures.
 bench/sampling.py calls it too.
 """
 
@@ -28,9 +28,12 @@ EXPORTED = ROOT / "exported"
 RUNS = {1: 300, 1000: 3000}  # batch size -> names per timed run
 
 
+SLICES = 5  # each repeat times the floor and the generator in turn, a fifth of each at a time
+
+
 def one_call(path: Path, calls: int = 1000) -> Callable[[], float]:
     """Timer: seconds per session.run of the step/window graph at batch 1, fed as the loop
-    feeds it at position 4."""
+    feeds it at position 4 (`calls` calls a time)."""
     from mmzoo.runtime import OnnxModel, OrtStepper
 
     model = OnnxModel(path, ["cpu"])
@@ -46,9 +49,10 @@ def one_call(path: Path, calls: int = 1000) -> Callable[[], float]:
     return lambda: seconds(lambda: [session.run(None, feeds) for _ in range(calls)]) / calls
 
 
-def one_item(gen: Any, n: int) -> Callable[[], float]:
-    """Timer: seconds per token of the generator's session.run alone at batch 1, its feeds
-    made beforehand (as the floor's are)."""
+def one_item(gen: Any, n: int) -> tuple[list[Callable[[], float]], int]:
+    """Timers, one per slice of n items: seconds of the generator's session.run alone at
+    batch 1, one call per item, its feeds made beforehand (as the floor's are); and the
+    tokens the n items take."""
     from mmzoo.generate_runtime import feeds, scalars
     from mmzoo.sampling import uniform_table
 
@@ -58,7 +62,24 @@ def one_item(gen: Any, n: int) -> Callable[[], float]:
     each = [feeds(table[i : i + 1], temperature, top_k) for i in range(n)]
     rows = [session.run(["tokens"], f)[0][0] for f in each]
     tokens = sum(int(min((row != 0).sum() + 1, row.size)) for row in rows)
-    return lambda: seconds(lambda: [session.run(["tokens"], f) for f in each]) / tokens
+
+    def timer(part: list[dict[str, np.ndarray]]) -> Callable[[], float]:
+        return lambda: seconds(lambda: [session.run(["tokens"], f) for f in part])
+
+    return [timer(each[k::SLICES]) for k in range(SLICES)], tokens
+
+
+def floor_and_call(name: str, gen: Any, repeats: int) -> tuple[float, float]:
+    """Medians over repeats of the floor (seconds a call) and the generator's seconds per
+    token at batch 1, timed in turn a slice at a time, so that a change in load hits both."""
+    floor = one_call(EXPORTED / f"names-{name}.onnx", calls=1000 // SLICES)
+    parts, tokens = one_item(gen, RUNS[1])
+    floors, calls = [], []
+    for _ in range(repeats):
+        timed = [(floor(), part()) for part in parts]
+        floors.append(statistics.mean(f for f, _ in timed))
+        calls.append(sum(c for _, c in timed) / tokens)
+    return statistics.median(floors), statistics.median(calls)
 
 
 def seconds(fn: Callable[[], object]) -> float:
@@ -79,13 +100,8 @@ def measure(name: str, repeats: int) -> dict[str, float]:
 
     loop = OnnxModel(EXPORTED / f"names-{name}.onnx", ["cpu"])
     gen = OnnxModel(EXPORTED / f"names-{name}.gen.onnx", ["cpu"])
-    # the floor and the generator's call interleaved too: their ratio is what the bench is for
-    floor, call = one_call(EXPORTED / f"names-{name}.onnx"), one_item(gen, RUNS[1])
-    pairs = [(floor(), call()) for _ in range(repeats)]
-    row: dict[str, float] = {
-        "floor_s": statistics.median(f for f, _ in pairs),
-        "call_s": statistics.median(c for _, c in pairs),
-    }
+    floor_s, call_s = floor_and_call(name, gen, repeats)
+    row: dict[str, float] = {"floor_s": floor_s, "call_s": call_s}
     for batch, n in RUNS.items():
         options = SampleOptions(n, seed=1, batch_size=batch)
         times: dict[str, list[float]] = {"loop": [], "gen": []}
