@@ -29,6 +29,14 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             config=TransformerConfig,
             build="mmzoo.models.transformer:Transformer",
             presets={"tiny": {"n_layer": 2, "n_head": 2, "n_embd": 32}},
-            recipe=Recipe(steps=18_000, batch_size=64, lr=3e-3, warmup=500, weight_decay=0.1, eval_every=2000),
+            recipe=Recipe(
+                steps=18_000,
+                batch_size=64,
+                lr=3e-3,
+                warmup=500,
+                weight_decay=0.1,
+                eval_every=2000,
+                batching="by_length",
+            ),
         )
     )
