@@ -36,7 +36,6 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
                 warmup=500,
                 weight_decay=0.1,
                 eval_every=2000,
-                batching="by_length",
             ),
         )
     )
