@@ -28,6 +28,7 @@ class CausalSelfAttention(nn.Module):
         if config.n_embd % config.n_head:
             raise MmzooError(f"transformer: n_embd {config.n_embd} is not a multiple of n_head {config.n_head}")
         self.n_head = config.n_head
+        self.dropout = config.dropout
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)  # query, key, value for all heads
         self.c_proj = nn.Linear(config.n_embd, config.n_embd)
         self.resid_drop = nn.Dropout(config.dropout)
@@ -45,8 +46,9 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.qkv(x)
-        # softmax(q k^T / sqrt(head_size), future masked) v, fused (flash kernel on CPU)
-        return self.merge(F.scaled_dot_product_attention(q, k, v, is_causal=True))
+        # softmax(q k^T / sqrt(head_size), future masked) v, fused; dropout on the weights
+        p = self.dropout if self.training else 0.0
+        return self.merge(F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True))
 
     def step(self, x: torch.Tensor, k_past: torch.Tensor, v_past: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """x[B, 1, C]; k_past, v_past [B, n_head, past, head_size]. The new token sees
@@ -86,8 +88,7 @@ class Block(nn.Module):
 
 class Transformer(nn.Module):
     """Token + position embeddings, n_layer blocks, a final LayerNorm and the head.
-    Dropout on the embeddings and on each residual branch, not on the attention weights
-    (there it sends SDPA to its unfused path); off in eval mode, so step() and export never see it."""
+    Dropout (GPT-2's three places) is off in eval mode, so step() and export never see it."""
 
     input_mode = STEP
 
