@@ -183,7 +183,6 @@ class Trainer:
         self.observers: list[StepObserver] = []
         self.first_loss = math.inf  # the first batch loss of this session, for `diverged`
         self.on_checkpoint: Callable[[Trainer], None] | None = None  # after each evaluate_and_save
-        self.logged_step = -1  # the step of the last metrics.jsonl line: one line per step, even after Ctrl-C
 
     # -- checkpoints -----------------------------------------------------
 
@@ -218,11 +217,23 @@ class Trainer:
         }
         with open(self.run_dir / METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-        self.logged_step = self.step
         self.save_last()
         if self.on_checkpoint is not None:
             self.on_checkpoint(self)
         return val
+
+    def last_logged_step(self) -> int:
+        """The step of metrics.jsonl's last line, or -1. Read from the file, not kept in
+        memory: Ctrl-C can land between writing the line and noting that it was written."""
+        assert self.run_dir is not None
+        path = self.run_dir / METRICS
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(0, path.stat().st_size - 4096))
+                lines = f.read().splitlines()
+            return int(json.loads(lines[-1])["step"]) if lines else -1
+        except (OSError, ValueError, KeyError, TypeError):
+            return -1
 
     def save_last(self) -> None:
         assert self.run_dir is not None, "a watched run (run_dir None) saves nothing"
@@ -255,7 +266,6 @@ class Trainer:
         self.best_val = float(meta["best_val_loss"])
         self.train_loss = float(meta["metrics"]["train_loss"])
         self.elapsed = float(meta["metrics"]["train_seconds"])
-        self.logged_step = self.step  # last.json is written after this step's metrics line
 
     # -- the loop ----------------------------------------------------------
 
@@ -336,7 +346,7 @@ class Trainer:
         self.elapsed = time.perf_counter() - started
         if self.run_dir is None:
             return interrupted
-        if self.logged_step == self.step and (self.run_dir / checkpoint.WEIGHTS).exists():
+        if self.last_logged_step() == self.step and (self.run_dir / checkpoint.WEIGHTS).exists():
             if interrupted:  # Ctrl-C came during or just after this step's evaluation: no second line
                 self.save_last()
         elif interrupted or not (self.run_dir / checkpoint.WEIGHTS).exists():
