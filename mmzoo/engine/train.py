@@ -344,8 +344,8 @@ class Trainer:
                 self.step_loss.close()
         self.sync_loss()
         self.elapsed = time.perf_counter() - started
-        if self.run_dir is None:
-            return interrupted
+        if self.run_dir is None or not self.parallel.is_main:
+            return interrupted  # rank 0 alone evaluates and writes
         if self.last_logged_step() == self.step and (self.run_dir / checkpoint.WEIGHTS).exists():
             if interrupted:  # Ctrl-C came during or just after this step's evaluation: no second line
                 self.save_last()
