@@ -60,7 +60,9 @@ def stop(proc: subprocess.Popen | None) -> None:
 def timed_train(data: str, model: str, steps: int, threads: list[str], out: Path) -> float:
     cmd = [MMZOO, "train", model, "--data", data, "--steps", str(steps), "--out", str(out), "--json", *threads]
     started = time.perf_counter()
-    subprocess.run(cmd, env=env(), check=True, capture_output=True, cwd=out.parent)
+    done = subprocess.run(cmd, env=env(), capture_output=True, text=True, cwd=out.parent)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.strip()}")
     return time.perf_counter() - started
 
 
@@ -71,6 +73,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if Path(args.data).exists():  # the runs start in a temp folder: a relative path must not break them
+        args.data = str(Path(args.data).resolve())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     variants = {"policy": [], "1 thread": ["--threads", "1"], f"{cores} threads": ["--threads", str(cores)]}
     times: dict[tuple[str, str], list[float]] = {}

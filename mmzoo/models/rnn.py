@@ -39,8 +39,8 @@ class RNNCell(nn.Module):
         xw = F.linear(emb.transpose(0, 1), W[:, :E], self.xh_to_h.bias)  # [T, B, n_hidden]
         w_h = W[:, E:].t()  # [n_hidden, n_hidden]
         hs = []
-        for t in range(xw.shape[0]):
-            h = torch.tanh(torch.addmm(xw[t], h, w_h))  # xw[t] + h @ w_h in one kernel
+        for x_t in xw.unbind(0):  # unbind, not xw[t]: each xw[t]'s backward would zero-fill all of xw
+            h = torch.tanh(torch.addmm(x_t, h, w_h))  # x_t + h @ w_h in one kernel
             hs.append(h)
         return torch.stack(hs, dim=1)
 
@@ -70,13 +70,15 @@ class GRUCell(nn.Module):
         bias = torch.cat([layer.bias for layer in layers])
         xw = F.linear(emb.transpose(0, 1), w_x, bias)  # [T, B, 3 * n_hidden]: z, r, hbar
         H = xw.shape[-1] // 3
-        xzr, xhbar = xw[..., : 2 * H], xw[..., 2 * H :]
+        xzr, xhbar = xw.split([2 * H, H], dim=-1)  # split's backward is one cat; slicing's zero-fills xw twice
         w_zr = torch.cat([self.xh_to_z.weight[:, E:], self.xh_to_r.weight[:, E:]]).t()  # [n_hidden, 2 * n_hidden]
         w_hbar = self.xh_to_hbar.weight[:, E:].t()  # [n_hidden, n_hidden]
         hs = []
-        for t in range(xw.shape[0]):  # six kernels a step: the loop's cost is per op, not per flop
-            z, r = torch.sigmoid(torch.addmm(xzr[t], h, w_zr)).chunk(2, dim=1)  # both gates at once
-            hbar = torch.tanh(torch.addmm(xhbar[t], r * h, w_hbar))
+        # six kernels a step: the loop's cost is per op, not per flop. unbind, not xzr[t]: each
+        # indexed slice's backward would zero-fill a tensor as large as xw and add into it.
+        for xzr_t, xhbar_t in zip(xzr.unbind(0), xhbar.unbind(0)):
+            z, r = torch.sigmoid(torch.addmm(xzr_t, h, w_zr)).chunk(2, dim=1)  # both gates at once
+            hbar = torch.tanh(torch.addmm(xhbar_t, r * h, w_hbar))
             h = torch.lerp(h, hbar, z)  # (1 - z) * h + z * hbar
             hs.append(h)
         return torch.stack(hs, dim=1)

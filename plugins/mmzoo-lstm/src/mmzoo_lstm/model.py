@@ -74,8 +74,8 @@ class LSTM(nn.Module):
         new_h: list[torch.Tensor] = []
         new_c: list[torch.Tensor] = []
         below = None
-        for layer in range(self.n_layer):
-            hl, cl = self._layer_step(layer, x_gates[:, layer], below, h[layer], c[layer])
+        for layer, x_layer in enumerate(x_gates.unbind(1)):  # unbind: one backward for all layers
+            hl, cl = self._layer_step(layer, x_layer, below, h[layer], c[layer])
             new_h.append(hl)
             new_c.append(cl)
             below = hl
@@ -87,8 +87,8 @@ class LSTM(nn.Module):
         h = [self.h0[layer].expand(B, -1) for layer in range(self.n_layer)]
         c = [self.c0[layer].expand(B, -1) for layer in range(self.n_layer)]
         outputs = []
-        for t in range(T):
-            h, c = self._tick(x_gates[:, t], h, c)
+        for x_t in x_gates.unbind(1):  # not x_gates[:, t]: each slice's backward zero-fills all of x_gates
+            h, c = self._tick(x_t, h, c)
             outputs.append(torch.cat(h, dim=-1))
         return self.head(torch.stack(outputs, dim=1))  # [B, T, V]
 
