@@ -21,7 +21,7 @@ PROJECT = "mmzoo"
 # naming both numbers, otherwise. Bump PLUGIN_API_VERSION when a hook, a spec
 # field or the model contract gains something a plugin may rely on; raise
 # MIN_PLUGIN_API only when something is taken away.
-PLUGIN_API_VERSION = 2  # 2: ModelSpec.params, build as a "module:attribute" string, mmzoo.StateSpec
+PLUGIN_API_VERSION = 3  # 2: ModelSpec.params, build as "module:attribute", mmzoo.StateSpec; 3: Recipe.ema
 MIN_PLUGIN_API = 1
 
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -40,6 +40,7 @@ class Recipe:
     final_lr_fraction: float = 0.05
     eval_every: int = 1000
     batching: str = "random"  # "random", or "by_length": sequence batches of similar lengths, less padding
+    ema: float = 0.0  # decay of a moving average of the weights, which is evaluated and saved; 0: off
 
     def validate(self) -> None:
         """Raise ValueError on a recipe the training loop would choke on mid-run."""
@@ -57,6 +58,7 @@ class Recipe:
                 "final_lr_fraction must be in [0, 1]",
             ),
             (_is_int(self.eval_every) and self.eval_every >= 1, "eval_every must be an int >= 1"),
+            (_is_number(self.ema) and 0 <= self.ema < 1, "ema must be in [0, 1)"),
         )
         for ok, message in checks:
             if not ok:

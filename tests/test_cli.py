@@ -102,6 +102,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
         ("sample", str(tmp_path / "nope")),
         ("train", "mlp-bn", "--steps", "-1"),
         ("train", "mlp-bn", "--threads", "0"),
+        ("train", "mlp-bn", "--ema", "1"),
     ]
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")

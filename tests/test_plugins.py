@@ -119,11 +119,12 @@ def test_a_plugin_without_hookimpls_is_an_error_not_a_silent_no_op() -> None:
 
 def test_plugin_api_outside_the_supported_range_is_refused() -> None:
     old, new, odd = ModelsPlugin(_spec("old")), ModelsPlugin(_spec("new")), ModelsPlugin(_spec("odd"))
-    old.mmzoo_plugin_api, new.mmzoo_plugin_api, odd.mmzoo_plugin_api = 0, 3, "1"  # type: ignore[attr-defined]
+    newer = PLUGIN_API_VERSION + 1
+    old.mmzoo_plugin_api, new.mmzoo_plugin_api, odd.mmzoo_plugin_api = 0, newer, "1"  # type: ignore[attr-defined]
     zoo = load_zoo(extra=[old, new, odd], plugins=())
     errors = [p.errors[0] for p in zoo.plugins[-3:]]
-    assert "no longer supports (1-2)" in errors[0]
-    assert "needs mmzoo plugin API 3, but mmzoo" in errors[1]
+    assert f"no longer supports (1-{PLUGIN_API_VERSION})" in errors[0]
+    assert f"needs mmzoo plugin API {newer}, but mmzoo" in errors[1]
     assert "mmzoo_plugin_api must be an int" in errors[2]
     assert not {"old", "new", "odd"} & set(zoo.models)
 

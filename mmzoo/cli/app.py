@@ -119,6 +119,9 @@ def cmd_train(
     steps: int | None = typer.Option(None, "--steps", help="Override the recipe's steps."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Override the recipe's batch size."),
     lr: float | None = typer.Option(None, "--lr", help="Override the recipe's learning rate."),
+    ema: float | None = typer.Option(
+        None, "--ema", help="Override the recipe's weight averaging: the decay per step, 0 for none."
+    ),
     seed: int = typer.Option(42, "--seed", help="Seeds the split, the init and the batches."),
     sets: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
     preset: str | None = typer.Option(None, "--preset", help="A named config preset (e.g. deep)."),
@@ -137,8 +140,8 @@ def cmd_train(
         raise typer.Exit(launch(nproc, sys.argv[1:]))
     from mmzoo.engine.commands.train import TrainRequest, run_train
 
-    req = TrainRequest(model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume,
-                       quiet=as_json, max_item_length=max_item_length, device=device, threads=threads)  # fmt: skip
+    req = TrainRequest(model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, quiet=as_json,
+                       max_item_length=max_item_length, device=device, threads=threads, ema=ema)  # fmt: skip
     result = run_train(_zoo(), req)
     if as_json and result["rank"] == 0:
         print_json(result)

@@ -22,6 +22,7 @@ from mmzoo.contract import SPLIT_FRACTIONS, context_length_of, input_mode_of, is
 from mmzoo.corpus import Corpus
 from mmzoo.corpus_store import item_count, split_sizes
 from mmzoo.engine import checkpoint
+from mmzoo.engine.averaging import WeightAverage
 from mmzoo.engine.batch_draw import BatchDraw
 from mmzoo.engine.causality import check_causal
 from mmzoo.engine.distributed import Parallel, StepLoss
@@ -175,6 +176,9 @@ class Trainer:
             self.model.to(self.parallel.device)
         self.step_loss = StepLoss(self.model, self.parallel) if spec.fit is None else None
         self.optimizer = make_optimizer(self.model, recipe) if spec.fit is None and recipe.steps else None
+        # what evaluations see and checkpoints keep, when the recipe averages the weights
+        keeps_average = recipe.ema > 0 and self.optimizer is not None and run_dir is not None
+        self.average = WeightAverage(self.model, recipe.ema) if keeps_average else None
         self.rng = torch.Generator().manual_seed(seed)
         self.step = 0
         self.best_val = math.inf
@@ -201,13 +205,14 @@ class Trainer:
         if not self.parallel.is_main:
             return math.nan  # rank 0 alone evaluates and writes
         assert self.run_dir is not None, "a watched run (run_dir None) saves nothing"
-        val = split_loss(self.model, self.splits["val"].x, self.splits["val"].y)
+        kept = self.kept_model()
+        val = split_loss(kept, self.splits["val"].x, self.splits["val"].y)
         if diverged(val, self.first_loss):  # before saving: the last good checkpoints stay
             raise TrainingDiverged(f"training diverged by step {self.step} (val loss {val:.4g})")
         best = val < self.best_val
         if best:
             self.best_val = val
-            checkpoint.save(self.run_dir, self.model.state_dict(), self._meta(val))
+            checkpoint.save(self.run_dir, kept.state_dict(), self._meta(val))
         record = {
             "step": self.step,
             "train_loss": self.train_loss,
@@ -221,6 +226,10 @@ class Trainer:
         if self.on_checkpoint is not None:
             self.on_checkpoint(self)
         return val
+
+    def kept_model(self) -> nn.Module:
+        """The network that is evaluated, kept and exported: the weight average, if any."""
+        return self.average.model if self.average is not None else self.model
 
     def last_logged_step(self) -> int:
         """The step of metrics.jsonl's last line, or -1. Read from the file, not kept in
@@ -245,6 +254,8 @@ class Trainer:
                 for key, value in pstate.items():
                     tensors[f"optim.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
             optim_meta = {"param_groups": state["param_groups"]}
+        if self.average is not None:
+            tensors.update({f"ema.{k}": v for k, v in self.average.state_dict().items()})
         tensors["rng"] = self.rng.get_state()
         meta = self._meta(self.best_val)
         meta.update({"step": self.step, "best_val_loss": self.best_val, "optimizer": optim_meta})
@@ -261,6 +272,8 @@ class Trainer:
                     _, idx, name = key.split(".", 2)
                     state.setdefault(int(idx), {})[name] = value
             self.optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer"]["param_groups"]})
+        if self.average is not None:
+            self.average.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
         self.rng.set_state(tensors["rng"])
         self.step = int(meta["step"])
         self.best_val = float(meta["best_val_loss"])
@@ -324,6 +337,8 @@ class Trainer:
                 for obs in self.observers:
                     obs.on_backward_end(self, self.step, loss)
                 self.optimizer.step()
+                if self.average is not None:
+                    self.average.update()
                 for obs in self.observers:
                     obs.on_step_end(self, self.step, loss.item())
                 self.step += 1

@@ -37,6 +37,7 @@ class TrainRequest:
     max_item_length: int | None = None
     device: str | None = None
     threads: int | None = None  # torch threads; None: the policy of mmzoo.threads
+    ema: float | None = None  # the recipe's weight-average decay, overridden
 
 
 def run_train(zoo: Any, req: TrainRequest) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def _run_train(zoo: Any, req: TrainRequest, parallel: Any) -> dict[str, Any]:
         raise UsageError(f"--seed must be between 0 and 2**63-1, got {req.seed}")
     quiet = req.quiet or not parallel.is_main  # rank 0 alone prints
     if req.resume:
-        run_dir = _resume_target(spec, req.out, req.batch_size, req.lr)
+        run_dir = _resume_target(spec, req.out, req)
         with _lock(run_dir, "train --resume", parallel):
             job = _resume_job(spec, run_dir, req.data, req.steps, req.max_item_length, parallel)
             result = _run(job, quiet, parallel, req.threads)
@@ -96,11 +97,13 @@ def _new_job(spec: Any, req: TrainRequest, parallel: Any) -> tuple[Any, Any, Any
     from mmzoo.corpus_store import load_training_corpus
 
     config = spec.make_config(req.preset, req.sets)
-    asked = (("steps", req.steps), ("batch_size", req.batch_size), ("lr", req.lr))
+    asked = (("steps", req.steps), ("batch_size", req.batch_size), ("lr", req.lr), ("ema", req.ema))
     overrides = {k: v for k, v in asked if v is not None}
     recipe = dataclasses.replace(spec.recipe, **overrides)
     if recipe.steps < 0 or recipe.batch_size < 1 or not (math.isfinite(recipe.lr) and recipe.lr > 0):
         raise UsageError("--steps must be >= 0, --batch-size >= 1 and --lr a finite number > 0")
+    if not 0 <= recipe.ema < 1:
+        raise UsageError(f"--ema must be >= 0 and < 1 (0: no weight averaging), got {recipe.ema}")
     corpus = parallel.main_first(lambda: load_training_corpus(req.data, req.max_item_length))  # rank 0 first
     return config, recipe, corpus
 
@@ -129,12 +132,12 @@ def _check_new_out(out: Path) -> None:
         raise UsageError(f"--out {out} is a folder that is not empty and holds no run: choose another --out")
 
 
-def _resume_target(spec: Any, out: Path | None, batch_size: int | None, lr: float | None) -> Path:
+def _resume_target(spec: Any, out: Path | None, req: TrainRequest) -> Path:
     from mmzoo.engine import checkpoint
     from mmzoo.engine.runs import newest_run
 
-    if batch_size is not None or lr is not None:
-        raise UsageError("--lr and --batch-size cannot change a resumed run; it continues with its own recipe")
+    if req.batch_size is not None or req.lr is not None or req.ema is not None:
+        raise UsageError("--lr, --batch-size or --ema cannot change a resumed run; it continues with its own recipe")
     run_dir = out or newest_run(spec.name)
     if run_dir is None or not (Path(run_dir) / checkpoint.LAST_META).is_file():
         raise MmzooError(f"nothing to resume: no run of {spec.name} with {checkpoint.LAST_META}")
