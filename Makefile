@@ -64,6 +64,7 @@ bench: install
 	$(PY) bench/train_speed.py $(wildcard $(SHARED_NAMES))
 	$(PY) bench/threads.py $(if $(wildcard $(SHARED_NAMES)),$(SHARED_NAMES),names)
 	$(PY) bench/startup.py
+	$(PY) bench/kernel_floor.py $(wildcard $(SHARED_NAMES))
 
 # The pretrained zoo: every built-in model, default recipe, fixed seed, built-in names corpus.
 zoo: install
