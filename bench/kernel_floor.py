@@ -26,13 +26,13 @@ from torch.profiler import profile
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from report import publish  # noqa: E402
 from train_speed import MODELS, bench_config  # noqa: E402
 
 from mmzoo.corpus import load_corpus  # noqa: E402
 from mmzoo.engine.train import Trainer  # noqa: E402
 from mmzoo.plugins import get_zoo  # noqa: E402
 
-RESULTS = HERE / "results" / "kernel_floor.md"
 KERNELS = {
     "aten::mm", "aten::addmm", "aten::bmm", "aten::tanh", "aten::tanh_backward", "aten::sigmoid",
     "aten::sigmoid_backward", "aten::gelu", "aten::gelu_backward", "aten::native_batch_norm",
@@ -77,10 +77,7 @@ def main() -> int:
         ms = floor_ms(name, corpus, args.steps, args.seed)
         print(f"{name}: {ms:.2f} ms", file=sys.stderr, flush=True)
         lines.append(f"| {name} | {ms:.2f} |")
-    text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
-    print(text)
+    publish("kernel_floor", lines)
     return 0
 
 

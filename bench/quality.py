@@ -20,8 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))
 
 from make_zoo import builtin_models, train_and_export  # noqa: E402
-
-RESULTS = HERE / "results" / "quality.md"
+from report import publish  # noqa: E402
 
 
 def names_per_second(path: Path, n: int = 5000) -> float:
@@ -63,9 +62,7 @@ def main() -> int:
             lines.append(line)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    publish("quality", lines)
     return 0
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from report import publish  # noqa: E402
 from sampling import MMZOO, interleaved_medians  # noqa: E402
 
-RESULTS = HERE / "results" / "startup.md"
 COMMANDS = {
     "`mmzoo --help`": [MMZOO, "--help"],
     "`mmzoo list`": [MMZOO, "list"],
@@ -44,10 +44,7 @@ def main() -> int:
         "|---|---:|---:|",
         *(f"| {name} | {s:.2f} | {s / help_s:.2f}x |" for name, s in zip(COMMANDS, medians)),
     ]
-    text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
-    print(text)
+    publish("startup", lines)
     return 0
 
 

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "threads.md"
+from report import publish
+
 MMZOO = str(Path(sys.executable).parent / "mmzoo")
 SETTINGS = ("idle", "busy Python process", "second mmzoo training")
 
@@ -104,10 +104,7 @@ def main() -> int:
         ratio = medians[0] / min(medians[1:])
         cells = " | ".join(f"{m:.1f}" for m in medians)
         lines.append(f"| {setting} | {cells} | {ratio:.2f} | {'yes' if ratio <= 1.10 else 'no'} |")
-    text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
-    print(text)
+    publish("threads", lines)
     return 0
 
 

@@ -28,12 +28,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from reference import ReferenceLoop  # noqa: E402
+from report import publish  # noqa: E402
 
 from mmzoo.corpus import load_corpus, split_items  # noqa: E402
 from mmzoo.engine.train import Trainer  # noqa: E402
 from mmzoo.plugins import get_zoo  # noqa: E402
 
-RESULTS = HERE / "results" / "train_speed.md"
 MODELS = ["transformer", "gru", "wavenet", "mlp", "mlp-bn"]
 TARGETS = {"transformer": 2.0, "gru": 2.0, "wavenet": 2.0, "mlp": 5.0, "mlp-bn": 5.0}
 WARMUP = 10
@@ -100,10 +100,7 @@ def main() -> int:
         target = f"{TARGETS[name]:.0f}x" if name in TARGETS else ""
         each = ", ".join(f"{r / o:.2f}" for r, o in zip(times[name]["ref"], times[name]["mmzoo"]))
         lines.append(f"| {name} | {batch} | {ref:.2f} | {ours:.2f} | {ref / ours:.2f}x | {each} | {target} |")
-    text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
-    print(text)
+    publish("train_speed", lines)
     return 0
 
 
