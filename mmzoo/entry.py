@@ -3,6 +3,8 @@ command needs them: `mmzoo sample x.onnx` and `mmzoo info` take the fast path.""
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 
 # What the full CLI needs beyond the core (numpy, onnxruntime): the `train` extra.
@@ -10,6 +12,8 @@ TRAIN_EXTRA = ("typer", "rich", "torch", "pluggy", "onnx", "onnxscript", "safete
 
 
 def entry() -> None:
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID` prints where a slow or stuck command is, and it goes on
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     from mmzoo.cli.fast import try_fast
 
     argv = sys.argv[1:]

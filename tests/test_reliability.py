@@ -82,8 +82,15 @@ def test_two_trainings_into_one_folder_the_second_refuses(tmp_path: Path) -> Non
     second = run_mmzoo(*args, "--steps", "10", "--seed", "7", "--lr", "0.01", cwd=tmp_path, check=False)
     assert first.poll() is None, "the first training ended before the second tried"
     first.send_signal(signal.SIGINT)  # Ctrl-C: it saves and exits 130
-    first.communicate(timeout=60)
-    assert first.returncode == 130 and second.returncode == 1
+    try:
+        _, err = first.communicate(timeout=180)  # generous: its last save fsyncs, and CI's disk is shared
+    except subprocess.TimeoutExpired:
+        first.send_signal(signal.SIGUSR1)  # mmzoo prints every thread's stack on SIGUSR1
+        time.sleep(2)
+        first.kill()
+        _, err = first.communicate()
+        raise AssertionError("Ctrl-C did not stop the training; its stacks:\n" + err.decode()[-6000:]) from None
+    assert first.returncode == 130 and second.returncode == 1, err.decode()[-2000:]
     assert "is writing X" in second.stderr
     assert json.loads((tmp_path / "X" / "model.json").read_text())["split"]["seed"] == 42
     steps = [json.loads(line)["step"] for line in (tmp_path / "X" / "metrics.jsonl").read_text().splitlines()]
@@ -183,3 +190,22 @@ def _meta() -> dict:
         "split": {"seed": 1},
         "metrics": {},
     }
+
+
+@pytest.mark.slow
+def test_sigusr1_prints_where_a_training_is_and_it_goes_on(tmp_path: Path) -> None:
+    data = tmp_path / "tiny.txt"
+    data.write_text("\n".join(BUILTIN_NAMES.read_text().split()[:300]) + "\n")
+    args = ["train", "bigram-nn", "--data", str(data), "--threads", "1", "--out", "X", "--steps", "1000000"]
+    proc = subprocess.Popen([mmzoo_bin(), *args], cwd=tmp_path, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "X" / "metrics.jsonl").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGUSR1)
+    time.sleep(1)
+    assert proc.poll() is None, "SIGUSR1 stopped the training"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=180)
+    text = err.decode()
+    assert proc.returncode == 130, text[-2000:]
+    assert "Current thread" in text and "mmzoo/engine/train.py" in text, text[-2000:]
