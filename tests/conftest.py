@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,12 @@ def run_mmzoo(
     if check and proc.returncode != 0:
         raise AssertionError(f"mmzoo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
+
+
+def sigint_default() -> None:
+    """preexec_fn for a child the test will Ctrl-C: a shell that runs CI in the background
+    starts it with SIGINT ignored, children inherit that, and Python then keeps it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

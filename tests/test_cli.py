@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import mmzoo_bin, run_mmzoo
+from conftest import mmzoo_bin, run_mmzoo, sigint_default
 
 
 def test_help_lists_the_commands() -> None:
@@ -143,7 +143,7 @@ def test_ctrl_c_saves_the_best_checkpoint_and_exits_130(small_names: Path, tmp_p
         + ["--threads", "1", "--out", str(run)],
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background CI shell ignores it
+        preexec_fn=sigint_default,
     )
     try:
         assert proc.stderr is not None

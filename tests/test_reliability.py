@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BUILTIN_NAMES, mmzoo_bin, run_mmzoo
+from conftest import BUILTIN_NAMES, mmzoo_bin, run_mmzoo, sigint_default
 
 from mmzoo.corpus import load_corpus
 from mmzoo.errors import MmzooError
@@ -75,7 +75,9 @@ def test_two_trainings_into_one_folder_the_second_refuses(tmp_path: Path) -> Non
     data = tmp_path / "tiny.txt"
     data.write_text("\n".join(BUILTIN_NAMES.read_text().split()[:300]) + "\n")
     args = ["train", "bigram-nn", "--data", str(data), "--threads", "1", "--out", "X", "--batch-size", "64"]
-    first = subprocess.Popen([mmzoo_bin(), *args, "--steps", "1000000"], cwd=tmp_path, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        [mmzoo_bin(), *args, "--steps", "1000000"], cwd=tmp_path, stderr=subprocess.PIPE, preexec_fn=sigint_default
+    )
     deadline = time.monotonic() + 60
     while not (tmp_path / ".X.lock").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -197,7 +199,7 @@ def test_sigusr1_prints_where_a_training_is_and_it_goes_on(tmp_path: Path) -> No
     data = tmp_path / "tiny.txt"
     data.write_text("\n".join(BUILTIN_NAMES.read_text().split()[:300]) + "\n")
     args = ["train", "bigram-nn", "--data", str(data), "--threads", "1", "--out", "X", "--steps", "1000000"]
-    proc = subprocess.Popen([mmzoo_bin(), *args], cwd=tmp_path, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([mmzoo_bin(), *args], cwd=tmp_path, stderr=subprocess.PIPE, preexec_fn=sigint_default)
     deadline = time.monotonic() + 60
     while not (tmp_path / "X" / "metrics.jsonl").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
