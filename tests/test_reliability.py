@@ -85,7 +85,7 @@ def test_two_trainings_into_one_folder_the_second_refuses(tmp_path: Path) -> Non
     assert first.poll() is None, "the first training ended before the second tried"
     first.send_signal(signal.SIGINT)  # Ctrl-C: it saves and exits 130
     try:
-        _, err = first.communicate(timeout=180)  # generous: its last save fsyncs, and CI's disk is shared
+        _, err = first.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         first.send_signal(signal.SIGUSR1)  # mmzoo prints every thread's stack on SIGUSR1
         time.sleep(2)
@@ -207,7 +207,7 @@ def test_sigusr1_prints_where_a_training_is_and_it_goes_on(tmp_path: Path) -> No
     time.sleep(1)
     assert proc.poll() is None, "SIGUSR1 stopped the training"
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=180)
+    _, err = proc.communicate(timeout=60)
     text = err.decode()
     assert proc.returncode == 130, text[-2000:]
     assert "Current thread" in text and "mmzoo/engine/train.py" in text, text[-2000:]
