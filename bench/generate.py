@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPORTED = ROOT / "exported"
+EXPORTED = ROOT / "mmzoo" / "pretrained"
 RUNS = {1: 300, 1000: 3000}  # batch size -> names per timed run
 
 
@@ -145,7 +145,7 @@ def generate_bench(models: list[str], repeats: int) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--models", nargs="*", help="default: every exported/names-*.gen.onnx")
+    parser.add_argument("--models", nargs="*", help="default: every mmzoo/pretrained/names-*.gen.onnx")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     models = args.models or sorted(p.name[len("names-") : -len(".gen.onnx")] for p in EXPORTED.glob("*.gen.onnx"))

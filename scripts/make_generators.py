@@ -1,7 +1,7 @@
 """Turn the pretrained zoo's files into generator files, without retraining:
 `python scripts/make_generators.py [MODEL ...]` (`make zoo` runs it after training).
 
-exported/names-<model>.onnx -> exported/names-<model>.gen.onnx: the same network
+mmzoo/pretrained/names-<model>.onnx -> mmzoo/pretrained/names-<model>.gen.onnx: the same network
 wrapped in an ONNX Loop that samples whole items in one onnxruntime call
 (docs/onnx.md). Each is checked against the numpy loop over its source file before
 it is written; the build is deterministic, so tests can rebuild and compare bytes.
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-EXPORTED = REPO / "exported"
+EXPORTED = REPO / "mmzoo" / "pretrained"
 
 
 def sources(models: list[str]) -> list[Path]:
@@ -32,7 +32,7 @@ def sources(models: list[str]) -> list[Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", help="only these (default: every exported/names-*.onnx)")
+    parser.add_argument("models", nargs="*", help="only these (default: every mmzoo/pretrained/names-*.onnx)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from mmzoo.engine.generate_export import generator_path, write_generator

@@ -1,8 +1,8 @@
 """Regenerate the pretrained zoo: `make zoo`, or `python scripts/make_zoo.py [MODEL ...]`.
 
 Trains each built-in model with its default recipe and a fixed seed on the built-in
-`names` corpus through the real `mmzoo` CLI, exports it to exported/names-<model>.onnx
-and rewrites exported/README.md. Naming models retrains only those and keeps the
+`names` corpus through the real `mmzoo` CLI, exports it to mmzoo/pretrained/names-<model>.onnx
+(package data: the zoo ships in the wheel) and rewrites mmzoo/pretrained/README.md. Naming models retrains only those and keeps the
 other rows of the table, so that one retuned recipe does not cost the whole zoo.
 """
 
@@ -20,23 +20,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-EXPORTED = REPO / "exported"
+EXPORTED = REPO / "mmzoo" / "pretrained"
 README = EXPORTED / "README.md"
 COLUMNS = ["model", "params", "val loss", "train s", "size (bytes)", "sha256"]
 HEADER = """# Pretrained zoo
 
 One ONNX file per built-in model, trained by `make zoo` (scripts/make_zoo.py): each
 model's default recipe, seed {seed}, on the built-in `names` corpus ({items} names, the
-lectures' 80/10/10 split), exported with `mmzoo export`. Sample one without training:
+lectures' 80/10/10 split), exported with `mmzoo export`. They are package data, so they ship in the wheel; sample one
+without training, from any directory (a model name with no local run in runs/ means its file here):
 
-    mmzoo sample exported/names-transformer.onnx
+    mmzoo sample transformer
 
 Beside each, `names-<model>.gen.onnx` is its generator file (docs/generate.md): the same
 network in an ONNX Loop that samples whole names in one onnxruntime call, made from
 the `.onnx` file by scripts/make_generators.py (no retraining), same names for the
 same seed:
 
-    mmzoo sample exported/names-transformer.gen.onnx
+    mmzoo sample mmzoo/pretrained/names-transformer.gen.onnx
 
 `val loss` is the exported model's mean NLL per character on the val split (after
 BatchNorm calibration where there is one); `train s` is the wall-clock training time
@@ -157,7 +158,7 @@ def main() -> int:
             write_readme(rows, order, args.seed, len(load_corpus("names").items))  # after each: progress survives
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    # and each file's generator (exported/names-<model>.gen.onnx), made from the file itself
+    # and each file's generator (mmzoo/pretrained/names-<model>.gen.onnx), made from the file itself
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_generators.py"), *wanted], check=True)
     return 0
 

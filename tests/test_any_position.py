@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_mmzoo
 
-EXPORTED = REPO / "exported"
+EXPORTED = REPO / "mmzoo" / "pretrained"
 # step and window files: a generator file takes no prefix
 PRETRAINED = sorted(
     p for p in EXPORTED.glob("names-*.onnx") if not p.name.endswith(".gen.onnx")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import REPO, run_mmzoo
 
-EXPORTED = REPO / "exported"
+EXPORTED = REPO / "mmzoo" / "pretrained"
 NODE_DIR = REPO / "examples" / "node"
 PYTHON_CLIENT = REPO / "examples" / "python" / "sample.py"
 PRETRAINED = sorted(EXPORTED.glob("names-*.onnx"))

@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from make_zoo import builtin_models  # noqa: E402
 
-EXPORTED = REPO / "exported"
+EXPORTED = REPO / "mmzoo" / "pretrained"
 
 
 def session(path: Path) -> ort.InferenceSession:

@@ -1,6 +1,6 @@
-"""The committed pretrained zoo (exported/): every file loads without torch's help,
+"""The committed pretrained zoo (mmzoo/pretrained/): every file loads without torch's help,
 keeps the ONNX contract, scores on the built-in corpus's val split what
-exported/README.md says, and samples."""
+its README.md says, and samples."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from make_zoo import COLUMNS, builtin_models, read_table  # noqa: E402
 
-EXPORTED = REPO / "exported"
+EXPORTED = REPO / "mmzoo" / "pretrained"
 TABLE = read_table(EXPORTED / "README.md")
 
 

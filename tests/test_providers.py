@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-TRANSFORMER = REPO / "exported" / "names-transformer.onnx"
+TRANSFORMER = REPO / "mmzoo" / "pretrained" / "names-transformer.onnx"
 
 
 def step_logits(providers: list[str], tokens: np.ndarray) -> np.ndarray:

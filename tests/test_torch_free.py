@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_mmzoo
 
-PRETRAINED = REPO / "exported" / "names-gru.onnx"
+PRETRAINED = REPO / "mmzoo" / "pretrained" / "names-gru.onnx"
 FORBIDDEN = ("torch", "typer", "rich", "pluggy", "onnx", "onnxscript", "safetensors", "click")
 
 
@@ -81,7 +81,7 @@ def test_sample_and_info_without_torch_typer_or_rich(lean: Path) -> None:
 
 @pytest.mark.slow
 def test_other_commands_say_what_to_install(lean: Path) -> None:
-    for args in (["train", "mlp"], ["list"], ["sample", "mlp-bn"]):
+    for args in (["train", "mlp"], ["list"], ["sample", "lstm"]):
         proc = lean_mmzoo(lean, *args)
         assert proc.returncode == 2 and proc.stdout == "", (args, proc.stdout)
         lines = proc.stderr.splitlines()

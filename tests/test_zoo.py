@@ -199,7 +199,7 @@ def test_pretrained_samples_are_plausible(name: str, tmp_path: Path) -> None:
     """At temperature 1, most samples are new names and their lengths look like names."""
     from mmzoo.corpus import read_items, split_items
 
-    path = REPO / "exported" / f"names-{name}.onnx"
+    path = REPO / "mmzoo" / "pretrained" / f"names-{name}.onnx"
     assert path.is_file(), f"{path} is missing: run `make zoo`"
     doc = json.loads(run_mmzoo("sample", str(path), "-n", "1000", "--seed", "0", "--json", cwd=tmp_path).stdout)
     samples = doc["samples"]

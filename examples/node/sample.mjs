@@ -1,7 +1,7 @@
 // Sample names from an mmzoo export with onnxruntime-node alone (docs/onnx.md).
 //
 //   cd examples/node && npm install --ignore-scripts onnxruntime-node
-//   node examples/node/sample.mjs exported/names-gru.onnx 10
+//   node examples/node/sample.mjs mmzoo/pretrained/names-gru.onnx 10
 //
 // One item a line on stdout. Works for every input mode: `generate` files make the
 // whole batch in one call; `window`, `sequence` and `step` files run the sampling

@@ -1,6 +1,6 @@
 """Sample names from an mmzoo export with onnxruntime and numpy only (docs/onnx.md).
 
-    python examples/python/sample.py exported/names-gru.onnx 10
+    python examples/python/sample.py mmzoo/pretrained/names-gru.onnx 10
 
 One item a line on stdout. No mmzoo import: this is what an app would write. Works
 for every input mode; `generate` files make the whole batch in one call.

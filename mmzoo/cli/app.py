@@ -13,10 +13,8 @@ import typer
 
 from mmzoo.cli.output import print_info, print_json, print_samples, print_table, warn
 from mmzoo.contract import DEFAULT_OPSET
-from mmzoo.datasets import pretrained_name
 from mmzoo.errors import MmzooError, os_error_line
-
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "exported"
+from mmzoo.pretrained import fallback
 
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 MAX_ITEM_OPT = typer.Option(
@@ -184,18 +182,10 @@ def _onnx_target(target: str) -> Path | None:
     """FILE.onnx as given, or for a model name without a local run, its pretrained export."""
     if target.endswith(".onnx"):
         return Path(target)
-    path = Path(target)
-    if path.exists() or "/" in target:
-        return None
-    from mmzoo.engine.runs import newest_run
-
-    if newest_run(target) is None:
-        for folder in (Path("exported"), PRETRAINED_DIR):
-            pretrained = folder / pretrained_name(target)
-            if pretrained.is_file():
-                warn(f"no local run of {target}: sampling the pretrained {pretrained}")
-                return pretrained
-    return None
+    pretrained = fallback(target)
+    if pretrained is not None:
+        warn(f"no local run of {target}: sampling the pretrained {pretrained}")
+    return pretrained
 
 
 def cmd_eval(

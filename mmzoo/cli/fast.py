@@ -96,7 +96,10 @@ def try_fast(argv: list[str]) -> int | None:
         if argv[0] == "sample":
             args = _sample_parser().parse_args(argv[1:])
             if not args.target.endswith(".onnx"):
-                return None
+                pretrained = _pretrained(args.target)
+                if pretrained is None:
+                    return None
+                args.target = pretrained
         else:
             args = _info_parser().parse_args(argv[1:])
     except _Fallback as exc:
@@ -116,6 +119,20 @@ def try_fast(argv: list[str]) -> int | None:
         print(f"mmzoo: error: {os_error_line(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _pretrained(target: str) -> str | None:
+    """A model name without a local run: its pretrained file (package data), sampled here
+    without torch, so that `mmzoo sample gru` works in the torch-free install too."""
+    from mmzoo.pretrained import fallback
+
+    path = fallback(target)
+    if path is None:
+        return None
+    from mmzoo.cli.output import warn
+
+    warn(f"no local run of {target}: sampling the pretrained {path}")
+    return str(path)
 
 
 def _sample(args: argparse.Namespace) -> None:
