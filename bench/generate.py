@@ -53,8 +53,8 @@ def one_item(gen: Any, n: int) -> tuple[list[Callable[[], float]], int]:
     """Timers, one per slice of n items: seconds of the generator's session.run alone at
     batch 1, one call per item, its feeds made beforehand (as the floor's are); and the
     tokens the n items take."""
-    from mmzoo.generate_runtime import feeds, scalars
-    from mmzoo.sampling import uniform_table
+    from mmzoo.runtime.generator import feeds, scalars
+    from mmzoo.runtime.sampling import uniform_table
 
     table = uniform_table(1, np.arange(n), gen.metadata.max_length)
     session = gen.session_for(1)
@@ -96,7 +96,7 @@ def tokens_per_name(samples: list[str], max_length: int) -> float:
 def measure(name: str, repeats: int) -> dict[str, float]:
     """names/s for the loop and the generator at each batch size, the floor, tokens per name."""
     from mmzoo.runtime import OnnxModel, sample_items
-    from mmzoo.sampling import SampleOptions
+    from mmzoo.runtime.sampling import SampleOptions
 
     loop = OnnxModel(EXPORTED / f"names-{name}.onnx", ["cpu"])
     gen = OnnxModel(EXPORTED / f"names-{name}.gen.onnx", ["cpu"])

@@ -30,7 +30,7 @@ from report import publish  # noqa: E402
 from train_speed import MODELS, bench_config  # noqa: E402
 
 from mmzoo.corpus import load_corpus  # noqa: E402
-from mmzoo.engine.train import Trainer  # noqa: E402
+from mmzoo.engine.training.trainer import Trainer  # noqa: E402
 from mmzoo.plugins import get_zoo  # noqa: E402
 
 KERNELS = {

@@ -36,7 +36,7 @@ def interleaved(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, 
 
 def train_step_seconds(norm: str, steps: int) -> float:
     from mmzoo.corpus import load_corpus
-    from mmzoo.engine.train import Trainer
+    from mmzoo.engine.training.trainer import Trainer
     from mmzoo.plugins import get_zoo
 
     spec = get_zoo().model("mlp-bn")

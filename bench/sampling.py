@@ -82,7 +82,8 @@ def main() -> int:
 
 def eager_tables(args: argparse.Namespace) -> list[str]:
     """mlp-bn: the onnxruntime loop against eager torch, and the commands' start-up."""
-    from mmzoo.engine.runs import load_run, newest_run
+    from mmzoo.engine.opened_run import open_run
+    from mmzoo.runs.find import newest_run
     from mmzoo.runtime import OnnxSampler
 
     run_dir = args.run or newest_run("mlp-bn")
@@ -92,8 +93,8 @@ def eager_tables(args: argparse.Namespace) -> list[str]:
         run_dir = newest_run("mlp-bn")
     onnx_path = RESULTS / "mlp-bn.onnx"
     run_cmd([MMZOO, "export", str(run_dir), "--out", str(onnx_path)])
-    run = load_run(run_dir)
-    steps = run.meta["max_length"]
+    run = open_run(run_dir)
+    steps = run.meta.max_length
     sampler = OnnxSampler(onnx_path)
     rows = []
     for batch, n in ((1, 100), (1000, 5000)):

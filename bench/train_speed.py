@@ -31,7 +31,7 @@ from reference import ReferenceLoop  # noqa: E402
 from report import publish  # noqa: E402
 
 from mmzoo.corpus import load_corpus, split_items  # noqa: E402
-from mmzoo.engine.train import Trainer  # noqa: E402
+from mmzoo.engine.training.trainer import Trainer  # noqa: E402
 from mmzoo.plugins import get_zoo  # noqa: E402
 
 MODELS = ["transformer", "gru", "wavenet", "mlp", "mlp-bn"]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from mmzoo.contract import DEFAULT_OPSET
-from mmzoo.engine.export import plan_for, to_onnx
+from mmzoo.engine.export.writer import plan_for, to_onnx
 from mmzoo.plugins import get_zoo
 from mmzoo.runtime import SMALL_BATCH
 

@@ -114,9 +114,9 @@ def _check_model_spec(
     import torch
 
     from mmzoo.corpus import load_corpus
-    from mmzoo.engine.batches import tensorize_splits
+    from mmzoo.engine.data.batches import tensorize_splits
     from mmzoo.engine.loss import split_loss
-    from mmzoo.engine.train import train
+    from mmzoo.engine.training.trainer import train
     from mmzoo.runtime import OnnxSampler
 
     try:
@@ -145,7 +145,7 @@ def _check_model_spec(
         )
 
     onnx_path = tmp_path / f"{spec.name}.onnx"
-    report = _export_run(spec, config, corpus, run_dir, onnx_path)
+    report = _export_run(spec, run_dir, onnx_path)
     samples = OnnxSampler(onnx_path, ["cpu"]).sample(n_samples, seed=seed)
     allowed = set(vocab.chars[1:])
     bad = [s for s in samples if not isinstance(s, str) or set(s) - allowed]
@@ -154,23 +154,15 @@ def _check_model_spec(
     return SpecCheck(run_dir, onnx_path, initial, result.best_val_loss, report.stats.val_loss, report.parity, samples)
 
 
-def _export_run(spec: ModelSpec, config: Any, corpus: Any, run_dir: Path, onnx_path: Path) -> Any:
+def _export_run(spec: ModelSpec, run_dir: Path, onnx_path: Path) -> Any:
     """Export from the checkpoint on disk, as `mmzoo export` does, but with this spec
     rather than the installed plugins', so an uninstalled plugin can be checked."""
-    from mmzoo.corpus import Vocab, split_items
-    from mmzoo.engine import checkpoint
-    from mmzoo.engine.batches import tensorize
-    from mmzoo.engine.export import ExportInputs, export_model
+    from mmzoo.engine.export.writer import ExportInputs, export_model
+    from mmzoo.engine.opened_run import open_run
 
-    tensors, meta = checkpoint.load(run_dir)
-    trained = spec.create(config, len(meta["vocab"]))
-    trained.load_state_dict(tensors)
-    trained.eval()
-    saved_vocab = Vocab(tuple(meta["vocab"]))
-    split = split_items(corpus.items, meta["split"]["seed"])
-    train_t = tensorize(split["train"], saved_vocab, meta["max_length"], trained)
-    val_t = tensorize(split["val"], saved_vocab, meta["max_length"], trained)
-    return export_model(ExportInputs(trained, meta, train_t, val_t), onnx_path, opset=DEFAULT_OPSET, calibrate=None)
+    run = open_run(run_dir, spec=spec)
+    train, val, _ = run.export_data()
+    return export_model(ExportInputs(run.model, run.meta, train, val), onnx_path, opset=DEFAULT_OPSET, calibrate=None)
 
 
 def check_declared_params(spec: ModelSpec) -> None:
@@ -193,7 +185,7 @@ def check_model_contract(model: Any, vocab_size: int) -> None:
     for the window and step modes, that their export entry points agree with forward()."""
     import torch
 
-    from mmzoo.engine.causality import first_leak
+    from mmzoo.engine.export.causality import first_leak
 
     mode = input_mode_of(model)
     if mode not in MODES:

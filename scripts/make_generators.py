@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("models", nargs="*", help="only these (default: every mmzoo/pretrained/names-*.onnx)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from mmzoo.engine.generate_export import generator_path, write_generator
+    from mmzoo.graphs.generate_export import generator_path, write_generator
 
     for src in sources(args.models):
         doc = write_generator(src, generator_path(src))

@@ -77,7 +77,7 @@ def long_items_corpus(path: Path) -> Path:
 def test_onnx_and_torch_agree_past_context_length(model: str, tmp_path: Path) -> None:
     """Train on long items (block_size = max_length, the least training allows), export,
     then step and sample past the context both ways."""
-    from mmzoo.engine.runs import load_run
+    from mmzoo.engine.opened_run import open_run
     from mmzoo.engine.torch_sampling import TorchStepper
     from mmzoo.runtime import OnnxModel, OrtStepper
 
@@ -91,7 +91,7 @@ def test_onnx_and_torch_agree_past_context_length(model: str, tmp_path: Path) ->
 
     onnx_model = OnnxModel(out, ["cpu"])
     assert onnx_model.metadata.context_length == 46 and onnx_model.metadata.max_length == 46
-    torch_stepper, ort_stepper = TorchStepper(load_run(run).model), OrtStepper(onnx_model)
+    torch_stepper, ort_stepper = TorchStepper(open_run(run).model), OrtStepper(onnx_model)
     tokens = np.random.default_rng(1).integers(1, len(onnx_model.metadata.vocab), size=(4, 100))
     tokens[:, 0] = 0
     torch_stepper.start(4)

@@ -15,7 +15,7 @@ from conftest import run_mmzoo
 from safetensors.torch import load_file
 
 from mmzoo.corpus import load_corpus
-from mmzoo.engine.train import Trainer, train
+from mmzoo.engine.training.trainer import Trainer, train
 from mmzoo.plugins import get_zoo
 from mmzoo.registry import Recipe
 

@@ -11,9 +11,9 @@ import torch
 from conftest import BUILTIN_NAMES
 
 from mmzoo.corpus import load_corpus
-from mmzoo.engine.batch_draw import POOL_BATCHES, BatchDraw
-from mmzoo.engine.batches import PAD, sequences
-from mmzoo.engine.train import train
+from mmzoo.engine.data.batches import PAD, sequences
+from mmzoo.engine.training.batch_draw import POOL_BATCHES, BatchDraw
+from mmzoo.engine.training.trainer import train
 from mmzoo.plugins import get_zoo
 from mmzoo.registry import Recipe
 
@@ -21,7 +21,7 @@ from mmzoo.registry import Recipe
 @pytest.fixture(scope="module")
 def names_split() -> object:
     from mmzoo.corpus import Vocab
-    from mmzoo.engine.batches import SplitTensors
+    from mmzoo.engine.data.batches import SplitTensors
 
     items = BUILTIN_NAMES.read_text().split()[:4000]
     x, y = sequences(items, Vocab.from_items(items), 20)

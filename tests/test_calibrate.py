@@ -10,9 +10,9 @@ import torch.nn as nn
 from conftest import BUILTIN_NAMES
 
 from mmzoo.corpus import Vocab
-from mmzoo.engine.batches import PAD, tensorize
-from mmzoo.engine.calibrate import calibrate_batchnorm, calibration_batches, choose_statistics
-from mmzoo.engine.causality import bigram_entropy, first_leak, suspicious_loss_warning
+from mmzoo.engine.data.batches import PAD, tensorize
+from mmzoo.engine.export.calibrate import calibrate_batchnorm, calibration_batches, choose_statistics
+from mmzoo.engine.export.causality import bigram_entropy, first_leak, suspicious_loss_warning
 
 ITEMS = ["ab", "abcabcabcabc", "c", "bca", "aaaaaaa", "cb", "abc", "b"] * 10
 

@@ -11,7 +11,7 @@ import typer.main
 
 from mmzoo.cli import fast
 from mmzoo.cli.app import build_app
-from mmzoo.sampling import SampleOptions
+from mmzoo.runtime.sampling import SampleOptions
 
 
 def _typer_options(command: str) -> dict[str, Any]:

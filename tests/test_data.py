@@ -78,7 +78,7 @@ def test_builtin_names_corpus_loads_by_name() -> None:
 
 
 def test_windows_hold_exactly_the_lectures_examples() -> None:
-    from mmzoo.engine import batches as tensors
+    from mmzoo.engine.data import batches as tensors
 
     items = ["emma", "ava"]
     vocab = Vocab.from_items(items)

@@ -49,17 +49,17 @@ def _forked(folder: Path, argv: list[str], kill_after: float | None) -> int | No
 def _check_folder(folder: Path) -> str:
     """'absent', or 'run' after checking it loads and that --resume finishes it."""
     from mmzoo.engine import checkpoint
-    from mmzoo.engine.runs import load_run
+    from mmzoo.engine.opened_run import open_run
 
     run = folder / "X"
     if not run.exists():
         return "absent"
-    load_run(run)  # model.* verified and built
+    open_run(run)  # model.* verified and built
     checkpoint.load(run, last=True)  # last.* verified
     assert _forked(folder, [*TRAIN[:2], "--resume", "--out", "X"], None) == 0
     last = json.loads((run / checkpoint.LAST_META).read_text())
     assert last["step"] == STEPS
-    load_run(run)
+    open_run(run)
     return "run"
 
 

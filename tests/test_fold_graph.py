@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmzoo.engine.fold import fold_graph
+from mmzoo.graphs.fold import fold_graph
 from mmzoo.nn import BatchNorm
 
 
@@ -145,11 +145,11 @@ def test_a_linear_that_feeds_more_than_its_batchnorm_keeps_its_weights() -> None
 
 def test_export_refuses_a_fold_that_moves_the_logits_and_names_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     """A sloppy fold (its shift 1% off) must be caught by the 1e-5 check and blamed on the first layer."""
-    from mmzoo.engine import fold
-    from mmzoo.engine.batches import SplitTensors
-    from mmzoo.engine.export import plan_for, to_onnx
-    from mmzoo.engine.parity import check_fold
+    from mmzoo.engine.data.batches import SplitTensors
+    from mmzoo.engine.export.parity import check_fold
+    from mmzoo.engine.export.writer import plan_for, to_onnx
     from mmzoo.errors import MmzooError
+    from mmzoo.graphs import fold
     from mmzoo.plugins import get_zoo
 
     spec = get_zoo().model("wavenet")

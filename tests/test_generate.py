@@ -31,8 +31,8 @@ def session(path: Path) -> ort.InferenceSession:
 
 @pytest.mark.parametrize("name", builtin_models())
 def test_pretrained_generator_is_current_lean_and_self_describing(name: str) -> None:
-    from mmzoo.engine.generate_export import count_ops
-    from mmzoo.engine.generate_graph import generator_bytes
+    from mmzoo.graphs.generate_export import count_ops
+    from mmzoo.graphs.generate_graph import generator_bytes
 
     src, gen = EXPORTED / f"names-{name}.onnx", EXPORTED / f"names-{name}.gen.onnx"
     assert gen.is_file(), f"{gen} is missing: run scripts/make_generators.py"
@@ -61,7 +61,7 @@ def test_pretrained_generator_is_current_lean_and_self_describing(name: str) -> 
 @pytest.mark.parametrize("name", builtin_models())
 def test_pretrained_generator_gives_the_step_loops_items(name: str) -> None:
     from mmzoo.runtime import OnnxModel, sample_items
-    from mmzoo.sampling import SampleOptions
+    from mmzoo.runtime.sampling import SampleOptions
 
     loop = OnnxModel(EXPORTED / f"names-{name}.onnx", ["cpu"])
     one_call = OnnxModel(EXPORTED / f"names-{name}.gen.onnx", ["cpu"])
@@ -210,7 +210,7 @@ def test_plugin_model_generator_matches_its_loop(mode: str, plugin_site: Path, t
     plain = onnx.load(str(tmp_path / "plain.onnx"))
     assert {p.key: p.value for p in plain.metadata_props}["mmzoo.input"] == mode
     from mmzoo.runtime import OnnxModel, sample_items
-    from mmzoo.sampling import SampleOptions
+    from mmzoo.runtime.sampling import SampleOptions
 
     loop, one_call = OnnxModel(tmp_path / "plain.onnx", ["cpu"]), OnnxModel(tmp_path / "gen.onnx", ["cpu"])
     for options in (SampleOptions(300, 1.0, None, "", 2, 300), SampleOptions(100, 0.7, 3, "", 3, 7)):
@@ -220,7 +220,7 @@ def test_plugin_model_generator_matches_its_loop(mode: str, plugin_site: Path, t
 
 def test_uniforms_follow_the_documented_hash() -> None:
     """docs/generate.md's formula, in plain Python integers, against uniform_table."""
-    from mmzoo.sampling import uniform_table
+    from mmzoo.runtime.sampling import uniform_table
 
     mask = (1 << 64) - 1
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from conftest import BUILTIN_NAMES, run_mmzoo
 
-from mmzoo.engine.norms import fold_note, norm_kinds
+from mmzoo.engine.export.norms import fold_note, norm_kinds
 from mmzoo.errors import MmzooError
 from mmzoo.models.blocks import BatchNorm, GroupNorm
 from mmzoo.plugins import get_zoo

@@ -1,11 +1,11 @@
-"""mmzoo.onnx_schema declares the ONNX messages it reads by hand (so the torch-free
+"""mmzoo.runtime.onnx_schema declares the ONNX messages it reads by hand (so the torch-free
 install needs no onnx package): its field numbers and kinds must be onnx's own."""
 
 from __future__ import annotations
 
 import onnx.onnx_ml_pb2 as onnx_pb
 
-from mmzoo.onnx_schema import SCHEMA
+from mmzoo.runtime.onnx_schema import SCHEMA
 
 NESTED = {"TypeTensor": onnx_pb.TypeProto.Tensor, "Dimension": onnx_pb.TensorShapeProto.Dimension}
 

@@ -73,7 +73,7 @@ def _leaky_run(data: Path, run: Path) -> None:
     """A checkpoint of the leaky net made without `mmzoo train` (which refuses it)."""
     from mmzoo.corpus import load_corpus
     from mmzoo.engine import checkpoint
-    from mmzoo.engine.train import checkpoint_meta
+    from mmzoo.engine.training.trainer import checkpoint_meta
     from mmzoo.plugins import get_zoo
 
     spec = get_zoo().model("tcn-leaky")

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from mmzoo.contract import REQUIRED_KEYS
 from mmzoo.corpus import Vocab, split_items
-from mmzoo.engine.metacheck import parse_meta
 from mmzoo.errors import MmzooError
-from mmzoo.onnx_file import check_metadata, read_checked
-from mmzoo.sampling import choose
+from mmzoo.runs.meta import parse_meta
+from mmzoo.runtime.onnx_file import check_metadata, read_checked
+from mmzoo.runtime.sampling import choose
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -30,8 +30,8 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, sma
     import torch
 
     from mmzoo.engine import checkpoint
-    from mmzoo.engine.runs import load_run
-    from mmzoo.engine.train import Trainer, TrainingDiverged
+    from mmzoo.engine.opened_run import open_run
+    from mmzoo.engine.training.trainer import Trainer, TrainingDiverged
     from mmzoo.plugins import get_zoo
 
     spec = get_zoo().model("bigram-nn")
@@ -51,7 +51,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, sma
         trainer.run(blow_up)
     assert _digests(run) == saved, "a checkpoint was written after the divergence"
     assert json.loads((run / checkpoint.META).read_text())["metrics"]["step"] == 20
-    assert load_run(run).meta["model"] == "bigram-nn"
+    assert open_run(run).meta.model == "bigram-nn"
 
 
 def test_a_full_disk_is_one_line_and_leaves_no_run(tmp_path: Path, small_names: Path, monkeypatch, capsys) -> None:
@@ -101,7 +101,7 @@ def test_two_trainings_into_one_folder_the_second_refuses(tmp_path: Path) -> Non
 
 
 def test_a_vanishing_temperature_is_greedy() -> None:
-    from mmzoo.sampling import choose
+    from mmzoo.runtime.sampling import choose
 
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(50, 27)).astype(np.float32)
@@ -133,7 +133,7 @@ def test_a_run_folder_pair_is_checked_against_its_checksum(tmp_path: Path, small
     import shutil
 
     from mmzoo.engine import checkpoint
-    from mmzoo.engine.train import train
+    from mmzoo.engine.training.trainer import train
     from mmzoo.plugins import get_zoo
 
     spec = get_zoo().model("bigram-nn")
@@ -145,7 +145,7 @@ def test_a_run_folder_pair_is_checked_against_its_checksum(tmp_path: Path, small
     with pytest.raises(MmzooError, match="sha256 does not match"):
         checkpoint.load(tmp_path / "r1")
     tensors, meta = checkpoint.load(tmp_path / "r2")
-    assert math.isfinite(meta["metrics"]["val_loss"]) and tensors
+    assert math.isfinite(meta.metrics["val_loss"]) and tensors
 
 
 def test_a_crash_between_the_two_renames_of_a_save_keeps_a_loadable_pair(tmp_path: Path, monkeypatch) -> None:

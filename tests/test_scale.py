@@ -13,12 +13,12 @@ import torch
 from conftest import BUILTIN_NAMES, run_mmzoo
 from safetensors.torch import load_file
 
-from mmzoo import corpus_store
 from mmzoo.corpus import Vocab, read_items, split_items
-from mmzoo.corpus_store import open_store
-from mmzoo.engine.batches import PAD, tensorize_splits
-from mmzoo.engine.token_batches import streamed_splits
-from mmzoo.engine.train import train
+from mmzoo.corpus import store as corpus_store
+from mmzoo.corpus.store import open_store
+from mmzoo.engine.data.batches import PAD, tensorize_splits
+from mmzoo.engine.data.token_batches import streamed_splits
+from mmzoo.engine.training.trainer import train
 from mmzoo.errors import MmzooError
 from mmzoo.plugins import get_zoo
 

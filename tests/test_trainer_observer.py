@@ -11,7 +11,7 @@ from conftest import BUILTIN_NAMES
 
 from mmzoo.corpus import load_corpus
 from mmzoo.engine.diagnose import diagnose
-from mmzoo.engine.train import Trainer, new_run_dir, stamped_path
+from mmzoo.engine.training.trainer import Trainer, new_run_dir, stamped_path
 from mmzoo.plugins import get_zoo
 
 STEPS = 12

@@ -11,9 +11,9 @@ import torch
 
 from mmzoo.corpus import Corpus, Vocab, split_items
 from mmzoo.engine import checkpoint
-from mmzoo.engine.batches import sequences, windows
+from mmzoo.engine.data.batches import sequences, windows
 from mmzoo.engine.loss import batch_loss, split_loss
-from mmzoo.engine.train import train
+from mmzoo.engine.training.trainer import train
 from mmzoo.errors import MmzooError
 from mmzoo.plugins import get_zoo
 
@@ -92,7 +92,7 @@ def test_training_lowers_val_loss(tmp_path: Path, small_names: Path, name: str) 
 
 def test_same_seed_same_run_and_checkpoint_round_trip(tmp_path: Path, small_names: Path) -> None:
     from mmzoo.corpus import load_corpus
-    from mmzoo.engine.runs import load_run
+    from mmzoo.engine.opened_run import open_run
 
     spec = get_zoo().model("mlp-bn")
     corpus = load_corpus(str(small_names))
@@ -103,13 +103,13 @@ def test_same_seed_same_run_and_checkpoint_round_trip(tmp_path: Path, small_name
     ta, meta = checkpoint.load(tmp_path / "a")
     tb, _ = checkpoint.load(tmp_path / "b")
     assert all(torch.equal(ta[k], tb[k]) for k in ta)
-    assert meta["model"] == "mlp-bn" and meta["split"]["seed"] == 7 and meta["data"]["sha256"] == corpus.sha256
-    assert meta["metrics"]["val_loss"] == pytest.approx(a.best_val_loss)
-    run = load_run(tmp_path / "a")
+    assert meta.model == "mlp-bn" and meta.split_seed == 7 and meta.data.sha256 == corpus.sha256
+    assert meta.metrics["val_loss"] == pytest.approx(a.best_val_loss)
+    run = open_run(tmp_path / "a")
     assert not run.model.training
-    vocab = Vocab(tuple(meta["vocab"]))
+    vocab = Vocab(meta.vocab)
     val = split_items(corpus.items, 7)["val"]
-    vx, vy = windows(*sequences(val, vocab, meta["max_length"]), 3)
+    vx, vy = windows(*sequences(val, vocab, meta.max_length), 3)
     assert split_loss(run.model, vx, vy) == pytest.approx(a.best_val_loss, abs=1e-6)
     lines = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [30, 60]

@@ -117,16 +117,12 @@ def test_onnx_samples_are_the_torch_samples(exported: Exported) -> None:
 
 @pytest.mark.parametrize("exported", STEP_MODELS, indirect=True)
 def test_step_graph_matches_the_full_sequence_over_whole_names(exported: Exported) -> None:
-    from mmzoo.corpus import Vocab, load_corpus, split_items
-    from mmzoo.engine.batches import tensorize
-    from mmzoo.engine.parity import step_parity
-    from mmzoo.engine.runs import load_run
+    from mmzoo.engine.export.parity import step_parity
+    from mmzoo.engine.opened_run import open_run
     from mmzoo.runtime import OnnxModel
 
-    run = load_run(exported.run)
-    corpus = load_corpus(run.meta["data"]["source"])
-    val = split_items(corpus.items, run.meta["split"]["seed"])["val"]
-    tensors = tensorize(val, Vocab(tuple(run.meta["vocab"])), run.meta["max_length"], run.model)
+    run = open_run(exported.run)
+    tensors = run.tensors(run.split_items()["val"])
     onnx_model = OnnxModel(exported.onnx)
     pairs = onnx_model.metadata.state
     for batch in (1, len(tensors)):

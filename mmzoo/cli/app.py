@@ -160,7 +160,7 @@ def cmd_sample(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Generate new items. FILE.onnx samples under onnxruntime alone, without torch."""
-    from mmzoo.sampling import SampleOptions
+    from mmzoo.runtime.sampling import SampleOptions
 
     options = SampleOptions(n=n, temperature=temperature, top_k=top_k, prefix=prefix, seed=seed, batch_size=batch_size)
     options.check()

@@ -138,7 +138,7 @@ def _pretrained(target: str) -> str | None:
 def _sample(args: argparse.Namespace) -> None:
     from mmzoo.cli.output import print_samples
     from mmzoo.runtime import sample_onnx_file
-    from mmzoo.sampling import SampleOptions
+    from mmzoo.runtime.sampling import SampleOptions
 
     options = SampleOptions(args.num, args.temperature, args.top_k, args.prefix, args.seed, args.batch_size)
     options.check()

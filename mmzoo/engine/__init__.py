@@ -1,4 +1,7 @@
-"""The torch side: training, checkpoints, calibration, folding, export and diagnose.
-Everything under mmzoo/engine (and mmzoo/models) imports torch; nothing outside
-them imports torch at module level, so the CLI front, the plugin loader and the
-onnxruntime path stay light."""
+"""The torch side: every module under mmzoo/engine imports torch (so does each model
+family's model.py); nothing outside them imports torch at module level, so the CLI
+front, the plugin loader, run folders, graph passes and the onnxruntime path stay light.
+
+Rooms: training/ (the loop), data/ (splits as tensors), export/ (ONNX export and its
+checks), diagnose/ (lecture 3's experiments), commands/ (one module per CLI command);
+checkpoint.py writes weights, opened_run.py opens a run once for every command."""

@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmzoo.contract import WindowNet, is_window
-from mmzoo.engine.batches import PAD
+from mmzoo.engine.data.batches import PAD
 from mmzoo.engine.devices import device_of
 
 

@@ -21,22 +21,21 @@ def run_export(
 ) -> dict[str, Any]:
     """calibrate: None keeps the better BatchNorm statistics by val loss; True or False forces."""
     if generate:
-        from mmzoo.engine.generate_export import export_generator
+        from mmzoo.graphs.generate_export import export_generator
 
         return export_generator(target, out, lambda o: run_export(target, o, opset, calibrate, threads=threads))
     import sys
 
-    from mmzoo.engine.causality import suspicious_loss_warning
-    from mmzoo.engine.export import ExportInputs, export_model
-    from mmzoo.engine.runlock import TargetLock
-    from mmzoo.engine.runs import load_run, resolve
-    from mmzoo.engine.threads import use_threads
+    from mmzoo.engine.export.causality import suspicious_loss_warning
+    from mmzoo.engine.export.writer import ExportInputs, export_model
+    from mmzoo.engine.opened_run import open_run
+    from mmzoo.runs.lock import TargetLock
 
-    run = load_run(resolve(target))
-    use_threads(threads, run.meta.get("params"))
-    out = Path(out) if out is not None else EXPORT_DIR / f"{run.meta['model']}.onnx"
+    run = open_run(target)
+    run.use_threads(threads)
+    out = Path(out) if out is not None else EXPORT_DIR / f"{run.meta.model}.onnx"
     check_out(out)
-    train, val, train_items = _training_data(run)
+    train, val, train_items = run.export_data()
     with TargetLock(out, "export"):
         report = export_model(ExportInputs(run.model, run.meta, train, val), out, opset, calibrate)
     warning = suspicious_loss_warning(report.stats.val_loss, train_items) if train_items else None
@@ -48,29 +47,8 @@ def run_export(
     return doc
 
 
-def _training_data(run: Any) -> tuple[Any, Any, list[str] | None]:
-    """(train, val, the train items) the run was trained on, rebuilt for calibration and
-    the checks; a streamed corpus gives capped samples and no item list."""
-    from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Vocab, load_corpus, split_items
-    from mmzoo.engine.batches import tensorize
-    from mmzoo.engine.token_batches import export_splits
-
-    meta = run.meta
-    sampled = export_splits(meta, run.model)  # a streamed corpus: capped samples, bounded memory
-    if sampled is not None:
-        return sampled[0], sampled[1], None
-    corpus = load_corpus(meta["data"]["source"], max(DEFAULT_MAX_ITEM_LENGTH, meta["max_length"]))
-    if corpus.sha256 != meta["data"]["sha256"]:
-        raise MmzooError(f"{corpus.source} changed since training: export needs the training data to calibrate")
-    vocab = Vocab(tuple(meta["vocab"]))
-    splits = split_items(corpus.items, meta["split"]["seed"])
-    train = tensorize(splits["train"], vocab, meta["max_length"], run.model)
-    val = tensorize(splits["val"], vocab, meta["max_length"], run.model)
-    return train, val, splits["train"]
-
-
 def _summary(report: Any) -> dict[str, Any]:
-    from mmzoo.engine.norms import fold_note
+    from mmzoo.engine.export.norms import fold_note
 
     summary: dict[str, Any] = {
         "path": str(report.path),
@@ -88,7 +66,7 @@ def _summary(report: Any) -> dict[str, Any]:
 
 def check_out(out: Path) -> None:
     """--out may only name an .onnx file that is not inside a run folder, in a writable folder."""
-    from mmzoo.engine import checkpoint
+    from mmzoo.runs import folder as checkpoint
 
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; name the .onnx file to write, e.g. {out / 'model.onnx'}")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmzoo.engine.runlock import TargetLock
 from mmzoo.errors import MmzooError, UsageError
 from mmzoo.fsutil import sync_dir
+from mmzoo.runs.lock import TargetLock
 
 MAX_SEED = 2**63 - 1
 
@@ -41,8 +41,8 @@ class TrainRequest:
 
 
 def run_train(zoo: Any, req: TrainRequest) -> dict[str, Any]:
-    from mmzoo.engine import distributed
     from mmzoo.engine.devices import resolve_device
+    from mmzoo.engine.training import distributed
     from mmzoo.threads import choose_threads
 
     choose_threads(None, req.threads)  # a bad --threads or MMZOO_THREADS fails before a run folder is made
@@ -94,7 +94,7 @@ class _Job:
 
 
 def _new_job(spec: Any, req: TrainRequest, parallel: Any) -> tuple[Any, Any, Any]:
-    from mmzoo.corpus_store import load_training_corpus
+    from mmzoo.corpus.store import load_training_corpus
 
     config = spec.make_config(req.preset, req.sets)
     asked = (("steps", req.steps), ("batch_size", req.batch_size), ("lr", req.lr), ("ema", req.ema))
@@ -110,8 +110,8 @@ def _new_job(spec: Any, req: TrainRequest, parallel: Any) -> tuple[Any, Any, Any
 
 def _default_out(model_name: str) -> Path:
     """runs/MODEL/<timestamp>, unique; made only when its first checkpoint is saved."""
-    from mmzoo.engine.runs import RUNS_ROOT
-    from mmzoo.engine.train import stamped_path
+    from mmzoo.engine.training.trainer import stamped_path
+    from mmzoo.runs.find import RUNS_ROOT
 
     return stamped_path(RUNS_ROOT / model_name)
 
@@ -134,7 +134,7 @@ def _check_new_out(out: Path) -> None:
 
 def _resume_target(spec: Any, out: Path | None, req: TrainRequest) -> Path:
     from mmzoo.engine import checkpoint
-    from mmzoo.engine.runs import newest_run
+    from mmzoo.runs.find import newest_run
 
     if req.batch_size is not None or req.lr is not None or req.ema is not None:
         raise UsageError("--lr, --batch-size or --ema cannot change a resumed run; it continues with its own recipe")
@@ -148,7 +148,7 @@ def _resume_job(
     spec: Any, run_dir: Path, data: str | None, steps: int | None, limit: int | None, parallel: Any
 ) -> _Job:
     from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH
-    from mmzoo.corpus_store import load_training_corpus
+    from mmzoo.corpus.store import load_training_corpus
     from mmzoo.engine import checkpoint
 
     last = checkpoint.load_meta(run_dir, last=True)
@@ -173,9 +173,9 @@ def _run(job: _Job, quiet: bool, parallel: Any, threads: int | None) -> Any:
     """Train; a new run is written in a hidden staging folder and renamed into place
     once its first checkpoint is complete, so a crash never leaves a half-made run.
     Under torchrun, ranks other than 0 train alongside and write nothing."""
-    from mmzoo.corpus_store import item_count
+    from mmzoo.corpus.store import item_count
     from mmzoo.engine.threads import params_of, use_threads
-    from mmzoo.engine.train import TrainingDiverged, train
+    from mmzoo.engine.training.trainer import TrainingDiverged, train
 
     n = use_threads(threads, params_of(job.spec, job.config, job.corpus.vocab.size))
     if not parallel.is_main:
@@ -220,7 +220,7 @@ def _run(job: _Job, quiet: bool, parallel: Any, threads: int | None) -> Any:
             shutil.rmtree(run_dir, ignore_errors=True)
     if not published:
         raise MmzooError("training saved no checkpoint (the val loss was never finite)")
-    from mmzoo.engine.causality import suspicious_loss_warning
+    from mmzoo.engine.export.causality import suspicious_loss_warning
 
     warning = suspicious_loss_warning(result.best_val_loss, getattr(job.corpus, "items", []))
     if warning:

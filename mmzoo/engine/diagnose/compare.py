@@ -13,7 +13,7 @@ from typing import Any
 
 from mmzoo.engine.diagnose.init import INIT_MODES
 from mmzoo.engine.diagnose.stats import SNAPSHOTS, Diagnosis
-from mmzoo.engine.fold import BatchNormBase
+from mmzoo.engine.export.trace import BatchNormBase
 from mmzoo.errors import MmzooError
 from mmzoo.registry import ModelSpec
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from mmzoo.engine.fold import BatchNormBase, _set_submodule, trace_leaf_calls
+from mmzoo.engine.export.trace import BatchNormBase, set_submodule, trace_leaf_calls
 from mmzoo.errors import MmzooError
 from mmzoo.models.blocks import TANH_GAIN
 
@@ -25,7 +25,7 @@ def remove_batchnorm(model: nn.Module) -> list[str]:
     so the layers are swapped out, not retrained around."""
     names = [name for name, m in model.named_modules() if isinstance(m, BatchNormBase)]
     for name in names:
-        _set_submodule(model, name, nn.Identity())
+        set_submodule(model, name, nn.Identity())
     return names
 
 

@@ -25,10 +25,10 @@ from mmzoo.engine.diagnose.flags import (
 from mmzoo.engine.diagnose.init import AS_BUILT, INIT_MODES, LAST_LAYER_SCALE, apply_init, find_head, remove_batchnorm
 from mmzoo.engine.diagnose.observer import DiagnoseObserver
 from mmzoo.engine.diagnose.stats import SATURATION, SNAPSHOTS, Diagnosis, _num, focus_layers, gradient_check
-from mmzoo.engine.distributed import Parallel
+from mmzoo.engine.export.norms import norm_kinds, norm_label
 from mmzoo.engine.loss import batch_loss, split_loss
-from mmzoo.engine.norms import norm_kinds, norm_label
-from mmzoo.engine.train import Trainer, make_optimizer
+from mmzoo.engine.training.distributed import Parallel
+from mmzoo.engine.training.trainer import Trainer, make_optimizer
 from mmzoo.errors import MmzooError
 from mmzoo.models.blocks import TANH_GAIN
 from mmzoo.registry import ModelSpec, Recipe

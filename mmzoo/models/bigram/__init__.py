@@ -1,0 +1,51 @@
+"""Plugin: `bigram` (counts) and `bigram-nn` (gradient descent)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mmzoo.hookspecs import hookimpl
+from mmzoo.registry import ModelSpec, Recipe
+
+
+@dataclass(frozen=True)
+class BigramConfig:
+    smoothing: float = 1.0  # add-k
+
+
+@dataclass(frozen=True)
+class BigramNNConfig:
+    l2: float = 0.01  # weight of the lecture's (W**2).mean() penalty
+
+
+def fit_counts(model: Any, x: Any, y: Any) -> None:
+    model.fit(x, y)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(
+        ModelSpec(
+            name="bigram",
+            params=729,  # at the default config; tests/test_catalog.py checks it
+            family="bigram",
+            summary="bigram count table with add-k smoothing (makemore part 1)",
+            config=BigramConfig,
+            build="mmzoo.models.bigram.model:BigramCounts",
+            fit=fit_counts,
+            recipe=Recipe(steps=0),
+        )
+    )
+    register(
+        ModelSpec(
+            name="bigram-nn",
+            params=729,  # at the default config; tests/test_catalog.py checks it
+            family="bigram",
+            summary="neural bigram: a VxV weight table trained with an L2 penalty (part 1)",
+            config=BigramNNConfig,
+            build="mmzoo.models.bigram.model:BigramNN",
+            recipe=Recipe(steps=1000, batch_size=8192, lr=0.3, schedule="cosine", eval_every=250),
+        )
+    )

@@ -1,0 +1,31 @@
+"""Plugin: `bow`, makemore's causal bag of words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mmzoo.hookspecs import hookimpl
+from mmzoo.registry import ModelSpec, Recipe
+
+
+@dataclass(frozen=True)
+class BoWConfig:
+    n_embd: int = 64  # token and position embeddings
+    n_hidden: int = 256  # the MLP after the average
+    block_size: int = 32  # longest sequence (tokens): the position table's size
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(
+        ModelSpec(
+            name="bow",
+            params=38_619,  # at the default config; tests/test_catalog.py checks it
+            family="bow",
+            summary="causal bag of words: each position averages the embeddings so far, then an MLP (makemore)",
+            config=BoWConfig,
+            build="mmzoo.models.bow.model:BoW",
+            recipe=Recipe(steps=12_000, batch_size=128, lr=3e-3, warmup=200, weight_decay=0.05, eval_every=1000),
+        )
+    )
