@@ -49,10 +49,10 @@ def floor_ms(name: str, corpus: object, steps: int, seed: int) -> float:
     spec = get_zoo().model(name)
     recipe = dataclasses.replace(spec.recipe, steps=WARMUP, eval_every=10**9)
     trainer = Trainer(spec, corpus, bench_config(spec), recipe, seed, None, lambda msg: None)  # type: ignore[arg-type]
-    trainer.run()  # warm-up, outside the profile
+    trainer.loop()  # warm-up, outside the profile
     trainer.recipe = dataclasses.replace(recipe, steps=WARMUP + steps)
     with profile() as prof:
-        trainer.run()
+        trainer.loop()
     micros = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in KERNELS)
     return micros / steps / 1e3
 

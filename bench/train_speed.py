@@ -52,7 +52,7 @@ def mmzoo_ms(spec: Any, corpus: Any, steps: int, seed: int) -> float:
         with tempfile.TemporaryDirectory() as run_dir:
             trainer = Trainer(spec, corpus, bench_config(spec), recipe, seed, Path(run_dir), lambda msg: None)
             started = time.perf_counter()
-            trainer.run()
+            trainer.loop()
             return time.perf_counter() - started
 
     return (run(WARMUP + steps) - run(WARMUP)) / steps * 1e3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import math
 import operator
 import re
 import warnings
@@ -47,7 +48,7 @@ class Recipe:
         checks = (
             (_is_int(self.steps) and self.steps >= 0, "steps must be an int >= 0"),
             (_is_int(self.batch_size) and self.batch_size >= 1, "batch_size must be an int >= 1"),
-            (_is_number(self.lr) and self.lr > 0, "lr must be > 0"),
+            (_is_number(self.lr) and math.isfinite(self.lr) and self.lr > 0, "lr must be a finite number > 0"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),

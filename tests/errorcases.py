@@ -59,8 +59,8 @@ CASES = [
     _c("an export over an existing text file", "export RUN --out tiny.txt", "must end in .onnx"),
     _c("an export where no file can be made", "export RUN --out /proc/mmzoo-test.onnx", "cannot lock"),
     # -- training settings
-    _c("--lr nan", "train mlp --data tiny.txt --lr nan", "--lr a finite number > 0"),
-    _c("--lr inf", "train mlp --data tiny.txt --lr inf", "--lr a finite number > 0"),
+    _c("--lr nan", "train mlp --data tiny.txt --lr nan", "--lr must be a finite number > 0"),
+    _c("--lr inf", "train mlp --data tiny.txt --lr inf", "--lr must be a finite number > 0"),
     _c(
         "--lr 1e9 (training diverges)",
         "train bigram-nn --data tiny.txt --lr 1e9 --steps 50 --out diverged",

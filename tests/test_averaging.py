@@ -44,7 +44,7 @@ def test_a_run_with_ema_keeps_the_average_and_the_live_weights_train_on(tmp_path
     trainer = Trainer(spec, load_corpus(str(small_names)), spec.config(), recipe, 3, tmp_path, lambda m: None)
     own = OwnAverage()
     trainer.observers.append(own)
-    trainer.run()
+    trainer.loop()
     saved = load_file(tmp_path / "model.safetensors")
     live = trainer.model.state_dict()
     for name, average in own.average.items():

@@ -48,7 +48,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, sma
                     p.mul_(1e4)
 
     with pytest.raises(TrainingDiverged, match="diverged at step 31"):
-        trainer.run(blow_up)
+        trainer.loop(blow_up)
     assert _digests(run) == saved, "a checkpoint was written after the divergence"
     assert json.loads((run / checkpoint.META).read_text())["metrics"]["step"] == 20
     assert open_run(run).meta.model == "bigram-nn"

@@ -11,8 +11,9 @@ from conftest import BUILTIN_NAMES
 
 from mmzoo.corpus import load_corpus
 from mmzoo.engine.diagnose import diagnose
-from mmzoo.engine.training.trainer import Trainer, new_run_dir, stamped_path
+from mmzoo.engine.training.trainer import Trainer
 from mmzoo.plugins import get_zoo
+from mmzoo.runs.writer import stamped_path
 
 STEPS = 12
 
@@ -56,7 +57,7 @@ def test_observers_see_every_step_and_a_watched_run_writes_nothing(tmp_path: Pat
     log = Log()
     watched.observers.append(log)
     before = set(tmp_path.rglob("*"))
-    assert watched.run() is False
+    assert watched.loop() is False
     assert set(tmp_path.rglob("*")) == before  # no run folder, no checkpoint, no metrics
     assert log.calls == [(kind, s) for s in range(STEPS) for kind in ("begin", "backward", "end")]
     assert all(log.changed) and watched.step == STEPS
@@ -65,7 +66,7 @@ def test_observers_see_every_step_and_a_watched_run_writes_nothing(tmp_path: Pat
     (tmp_path / "run").mkdir()
     other = Log()
     saved.observers.append(other)
-    saved.run()
+    saved.loop()
     assert other.losses == log.losses  # same batches, same optimizer, same schedule
     assert (tmp_path / "run" / "metrics.jsonl").exists()
 
@@ -75,9 +76,10 @@ def test_observers_see_every_step_and_a_watched_run_writes_nothing(tmp_path: Pat
 
 
 def test_run_folders_and_diagnose_folders_are_named_in_one_place(tmp_path: Path) -> None:
-    first = new_run_dir(tmp_path, "mlp")
-    second = new_run_dir(tmp_path, "mlp")
-    assert first.is_dir() and second.is_dir() and first != second and first.parent == second.parent
+    first = stamped_path(tmp_path / "mlp")
+    first.mkdir(parents=True)
+    second = stamped_path(tmp_path / "mlp")
+    assert not second.exists() and first != second and first.parent == second.parent
     diag = stamped_path(tmp_path / "mlp", "diagnose-")
     assert diag.name.startswith("diagnose-") and not diag.exists()
     diag.mkdir()

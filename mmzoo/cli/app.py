@@ -136,11 +136,11 @@ def cmd_train(
         from mmzoo.cli.launch import launch
 
         raise typer.Exit(launch(nproc, sys.argv[1:]))
-    from mmzoo.engine.commands.train import TrainRequest, run_train
+    from mmzoo.engine.commands.train import TrainRequest, train_command
 
     req = TrainRequest(model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, quiet=as_json,
                        max_item_length=max_item_length, device=device, threads=threads, ema=ema)  # fmt: skip
-    result = run_train(_zoo(), req)
+    result = train_command(_zoo(), req)
     if as_json and result["rank"] == 0:
         print_json(result)
     if result["interrupted"]:

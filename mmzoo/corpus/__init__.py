@@ -7,6 +7,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 from mmzoo.checks import MAX_ITEM_LIMIT
 from mmzoo.contract import BOUNDARY, SPLIT_FRACTIONS, SPLIT_SEED
@@ -46,11 +47,41 @@ class Vocab:
         return {c: i for i, c in enumerate(self.chars) if i > 0}
 
 
+class TrainingCorpus(Protocol):
+    """What training reads from a corpus: a Corpus (items in memory) or a streamed
+    TokenStore (mmzoo.corpus.store) for files too large to hold as strings."""
+
+    @property
+    def source(self) -> str: ...  # a dataset name or a file path
+
+    @property
+    def sha256(self) -> str: ...  # of the file's bytes
+
+    streamed: ClassVar[bool]  # True: splits are drawn from the store, evaluation is capped
+
+    @property
+    def vocab(self) -> Vocab: ...
+
+    @property
+    def max_length(self) -> int: ...
+
+    def __len__(self) -> int: ...  # items
+
+    def item_list(self) -> list[str] | None: ...  # the items as strings, if in memory
+
+
 @dataclass(frozen=True)
 class Corpus:
     items: list[str]
     source: str  # a dataset name or a file path
     sha256: str  # of the file's bytes
+    streamed: ClassVar[bool] = False
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def item_list(self) -> list[str] | None:
+        return self.items
 
     @property
     def vocab(self) -> Vocab:

@@ -22,12 +22,12 @@ from array import array
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from mmzoo.contract import BOUNDARY, SPLIT_FRACTIONS
-from mmzoo.corpus import Vocab
+from mmzoo.corpus import TrainingCorpus, Vocab
 from mmzoo.errors import MmzooError
 
 STORE_FORMAT = 2
@@ -95,6 +95,10 @@ class TokenStore:
     source: str
     directory: Path | None = None
     longest: int | None = None  # the longest item, when meta.json knows it
+    streamed: ClassVar[bool] = True
+
+    def item_list(self) -> list[str] | None:
+        return None  # millions of lines never become strings
 
     @property
     def vocab(self) -> Vocab:
@@ -314,7 +318,7 @@ def _line_of(path: Path, byte: int) -> int:
     return count
 
 
-def load_training_corpus(source: str | Path | None, max_item_length: int | None = None) -> Any:
+def load_training_corpus(source: str | Path | None, max_item_length: int | None = None) -> TrainingCorpus:
     """A Corpus (list of items) for a dataset name or a small file; a TokenStore for a
     file of at least stream_min_bytes(), so millions of lines never become strings.
     Either way an item longer than `max_item_length` (default 10,000) is refused."""
@@ -332,11 +336,6 @@ def load_training_corpus(source: str | Path | None, max_item_length: int | None 
                 )
             return store
     return load_corpus(source, max_item_length)
-
-
-def item_count(corpus: Any) -> int:
-    """Items of a Corpus or a TokenStore."""
-    return len(corpus) if isinstance(corpus, TokenStore) else len(corpus.items)
 
 
 def split_sizes(n: int) -> dict[str, int]:

@@ -39,8 +39,8 @@ class DiagnoseRequest:
 
 def default_out(model_name: str) -> Path:
     """runs/MODEL/diagnose-<timestamp>: beside the model's runs, never mistaken for one (no checkpoint)."""
-    from mmzoo.engine.training.trainer import stamped_path
     from mmzoo.runs.find import RUNS_ROOT
+    from mmzoo.runs.writer import stamped_path
 
     return stamped_path(RUNS_ROOT / model_name, "diagnose-")
 

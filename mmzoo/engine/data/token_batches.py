@@ -14,12 +14,13 @@ first ones of the shuffled split: a uniform sample), so that evaluating a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from mmzoo.contract import is_window
+from mmzoo.corpus import Corpus, TrainingCorpus
 from mmzoo.corpus.store import TokenStore
 from mmzoo.engine.data.batches import PAD, SplitTensors, tensorize_splits, windows
 from mmzoo.runs.meta import RunMeta
@@ -112,16 +113,16 @@ def streamed_splits(store: TokenStore, seed: int, model: Any, whole_train: bool 
     return {"train": train.materialise(model, cap=None) if whole_train else train, "val": val}
 
 
-def make_splits(corpus: Any, seed: int, model: Any, whole_train: bool = False) -> dict[str, Any]:
+def make_splits(corpus: TrainingCorpus, seed: int, model: Any, whole_train: bool = False) -> dict[str, Any]:
     """Batch sources of train, val and test, for a Corpus or a TokenStore."""
-    if isinstance(corpus, TokenStore):
-        return streamed_splits(corpus, seed, model, whole_train)
-    return tensorize_splits(corpus, seed, model)
+    if corpus.streamed:
+        return streamed_splits(cast(TokenStore, corpus), seed, model, whole_train)
+    return tensorize_splits(cast(Corpus, corpus), seed, model)
 
 
-def eval_note(corpus: Any) -> dict[str, Any]:
+def eval_note(corpus: TrainingCorpus) -> dict[str, Any]:
     """What model.json should say about a capped evaluation."""
-    if not isinstance(corpus, TokenStore):
+    if not corpus.streamed:
         return {}
     return {"streamed": True, "eval_cap_items": EVAL_CAP}
 

@@ -74,7 +74,7 @@ def diagnose(
     prepared = _operate(trainer, surgery)
     observer = DiagnoseObserver(trainer.model, steps, seed, progress)
     trainer.observers.append(observer)
-    if trainer.run():
+    if trainer.loop():
         raise KeyboardInterrupt
     observer.finish()
     val = trainer.splits["val"]
@@ -156,7 +156,7 @@ def build_doc(trainer: Trainer, observer: DiagnoseObserver, prepared: dict[str, 
         "preset": preset,
         "config": dataclasses.asdict(trainer.config),
         **{key: prepared[key] for key in ("init", "no_bn", "removed_batchnorm", "norm")},
-        "data": {"source": corpus.source, "items": len(corpus.items), "train_examples": len(trainer.splits["train"])},
+        "data": {"source": corpus.source, "items": len(corpus), "train_examples": len(trainer.splits["train"])},
         "recipe": dataclasses.asdict(trainer.recipe),
         "steps": steps,
         "seed": trainer.seed,

@@ -4,13 +4,11 @@ loss always on disk, metrics in metrics.jsonl, clean Ctrl-C and --resume."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,8 +17,8 @@ import torch.nn as nn
 
 from mmzoo import __version__
 from mmzoo.contract import SPLIT_FRACTIONS, context_length_of, input_mode_of, is_window
-from mmzoo.corpus import Corpus
-from mmzoo.corpus.store import item_count, split_sizes
+from mmzoo.corpus import TrainingCorpus
+from mmzoo.corpus.store import split_sizes
 from mmzoo.engine import checkpoint
 from mmzoo.engine.data.token_batches import eval_note, make_splits
 from mmzoo.engine.export.causality import check_causal
@@ -31,9 +29,8 @@ from mmzoo.engine.training.distributed import Parallel, StepLoss
 from mmzoo.errors import MmzooError
 from mmzoo.models.blocks import param_count
 from mmzoo.registry import ModelSpec, Recipe
-from mmzoo.runs.lock import lock_path
+from mmzoo.runs.writer import RunFolder
 
-METRICS = "metrics.jsonl"
 DIVERGED_FACTOR, DIVERGED_MARGIN = 2.0, 10.0  # loss above 2 x first + 10 nats: diverged
 SYNC_EVERY = 20  # steps between reading the loss back as a Python float
 
@@ -60,25 +57,6 @@ class TrainResult:
         out = dataclasses.asdict(self)
         out["run_dir"] = str(self.run_dir)
         return out
-
-
-def stamped_path(folder: Path, prefix: str = "") -> Path:
-    """folder/<prefix><timestamp>, with -2, -3... if taken; not created. The one
-    place run folders (and diagnose's folders beside them) get their names."""
-    name = prefix + datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = folder / name
-    candidate, n = base, 1
-    while candidate.exists() or lock_path(candidate).exists():  # a new run's lock comes before its folder
-        n += 1
-        candidate = base.with_name(f"{name}-{n}")
-    return candidate
-
-
-def new_run_dir(root: Path, model_name: str) -> Path:
-    """runs/MODEL/<timestamp>/, made unique."""
-    candidate = stamped_path(root / model_name)
-    candidate.mkdir(parents=True)
-    return candidate
 
 
 class StepObserver(Protocol):
@@ -124,10 +102,10 @@ def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
 
 
 def checkpoint_meta(
-    spec: ModelSpec, config: Any, corpus: Corpus, seed: int, model: nn.Module, recipe: Recipe, metrics: dict
+    spec: ModelSpec, config: Any, corpus: TrainingCorpus, seed: int, model: nn.Module, recipe: Recipe, metrics: dict
 ) -> dict[str, Any]:
     vocab = corpus.vocab
-    n_items = item_count(corpus)  # a Corpus or a streamed TokenStore
+    n_items = len(corpus)  # items, in memory or streamed
     return {
         "checkpoint_format": checkpoint.CHECKPOINT_FORMAT,
         "mmzoo_version": __version__,
@@ -149,21 +127,24 @@ def checkpoint_meta(
 
 class Trainer:
     """Holds one run's state so that the loop, evals, saves and resume share it.
-    With run_dir None nothing is evaluated or written: a watched run (observers)."""
+    It owns the run's RunFolder (mmzoo/runs/writer.py): checkpoints and metrics go to
+    folder.path, and the folder is published after the first checkpoint. With no
+    folder nothing is evaluated or written: a watched run (observers)."""
 
     def __init__(
         self,
         spec: ModelSpec,
-        corpus: Corpus,
+        corpus: TrainingCorpus,
         config: Any,
         recipe: Recipe,
         seed: int,
-        run_dir: Path | None,
+        folder: RunFolder | Path | None,
         log: Callable[[str], None],
         parallel: Parallel | None = None,
     ) -> None:
         self.spec, self.corpus, self.config, self.recipe, self.seed = spec, corpus, config, recipe, seed
-        self.run_dir, self.log = run_dir, log
+        self.folder = RunFolder.existing(folder) if isinstance(folder, Path) else folder
+        self.log = log
         self.parallel = parallel or Parallel()  # rank, world size and device (engine/distributed.py)
         torch.manual_seed(seed)
         self.model = spec.create(config, corpus.vocab.size)
@@ -171,13 +152,13 @@ class Trainer:
         # batch sources: len(split) and split.batch(ix) -> (x, y) (engine/token_batches.py)
         self.splits: dict[str, Any] = make_splits(corpus, seed, self.model, whole_train=spec.fit is not None)
         if len(self.splits["train"]) == 0 or len(self.splits["val"]) == 0:
-            raise MmzooError(f"{corpus.source} has too few items ({item_count(corpus)}) for a train/val split")
+            raise MmzooError(f"{corpus.source} has too few items ({len(corpus)}) for a train/val split")
         if spec.fit is None:
             self.model.to(self.parallel.device)
         self.step_loss = StepLoss(self.model, self.parallel) if spec.fit is None else None
         self.optimizer = make_optimizer(self.model, recipe) if spec.fit is None and recipe.steps else None
         # what evaluations see and checkpoints keep, when the recipe averages the weights
-        keeps_average = recipe.ema > 0 and self.optimizer is not None and run_dir is not None
+        keeps_average = recipe.ema > 0 and self.optimizer is not None and self.folder is not None
         self.average = WeightAverage(self.model, recipe.ema) if keeps_average else None
         self.rng = torch.Generator().manual_seed(seed)
         self.step = 0
@@ -186,7 +167,15 @@ class Trainer:
         self.elapsed = 0.0
         self.observers: list[StepObserver] = []
         self.first_loss = math.inf  # the first batch loss of this session, for `diverged`
-        self.on_checkpoint: Callable[[Trainer], None] | None = None  # after each evaluate_and_save
+
+    @property
+    def run_dir(self) -> Path | None:
+        """Where the run's files are now (its staging folder until the first checkpoint)."""
+        return self.folder.path if self.folder is not None else None
+
+    def _writer(self) -> RunFolder:
+        assert self.folder is not None, "a watched run (no folder) saves nothing"
+        return self.folder
 
     # -- checkpoints -----------------------------------------------------
 
@@ -203,7 +192,7 @@ class Trainer:
     def evaluate_and_save(self) -> float:
         if not self.parallel.is_main:
             return math.nan  # rank 0 alone evaluates and writes
-        assert self.run_dir is not None, "a watched run (run_dir None) saves nothing"
+        folder = self._writer()
         kept = self.kept_model()
         val = split_loss(kept, self.splits["val"].x, self.splits["val"].y)
         if diverged(val, self.first_loss):  # before saving: the last good checkpoints stay
@@ -211,7 +200,7 @@ class Trainer:
         best = val < self.best_val
         if best:
             self.best_val = val
-            checkpoint.save(self.run_dir, kept.state_dict(), self._meta(val))
+            checkpoint.save(folder.path, kept.state_dict(), self._meta(val))
         record = {
             "step": self.step,
             "train_loss": self.train_loss,
@@ -219,32 +208,17 @@ class Trainer:
             "best": best,
             "seconds": round(self.elapsed, 2),
         }
-        with open(self.run_dir / METRICS, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        folder.append_metrics(record)
         self.save_last()
-        if self.on_checkpoint is not None:
-            self.on_checkpoint(self)
+        folder.checkpoint_saved()
         return val
 
     def kept_model(self) -> nn.Module:
         """The network that is evaluated, kept and exported: the weight average, if any."""
         return self.average.model if self.average is not None else self.model
 
-    def last_logged_step(self) -> int:
-        """The step of metrics.jsonl's last line, or -1. Read from the file, not kept in
-        memory: Ctrl-C can land between writing the line and noting that it was written."""
-        assert self.run_dir is not None
-        path = self.run_dir / METRICS
-        try:
-            with open(path, "rb") as f:
-                f.seek(max(0, path.stat().st_size - 4096))
-                lines = f.read().splitlines()
-            return int(json.loads(lines[-1])["step"]) if lines else -1
-        except (OSError, ValueError, KeyError, TypeError):
-            return -1
-
     def save_last(self) -> None:
-        assert self.run_dir is not None, "a watched run (run_dir None) saves nothing"
+        folder = self._writer()
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         optim_meta: dict[str, Any] = {}
         if self.optimizer is not None:
@@ -258,11 +232,10 @@ class Trainer:
         tensors["rng"] = self.rng.get_state()
         meta = self._meta(self.best_val)
         meta.update({"step": self.step, "best_val_loss": self.best_val, "optimizer": optim_meta})
-        checkpoint.save(self.run_dir, tensors, meta, last=True)
+        checkpoint.save(folder.path, tensors, meta, last=True)
 
     def restore_last(self) -> None:
-        assert self.run_dir is not None, "a watched run (run_dir None) saves nothing"
-        tensors, meta = checkpoint.load(self.run_dir, last=True)
+        tensors, meta = checkpoint.load(self._writer().path, last=True)
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         if self.optimizer is not None and meta.optimizer:
             state: dict[int, dict[str, torch.Tensor]] = {}
@@ -304,7 +277,7 @@ class Trainer:
             smoothed = value if math.isnan(smoothed) else 0.98 * smoothed + 0.02 * value
         self.train_loss = smoothed
 
-    def run(self, progress: Any = None) -> bool:
+    def loop(self, progress: Any = None) -> bool:
         """Train to recipe.steps; returns True if interrupted by Ctrl-C."""
         if self.spec.fit is not None:
             self.fit_by_counting()
@@ -346,7 +319,7 @@ class Trainer:
                     self.sync_loss()
                 if progress is not None:
                     progress(self.step, total, self.train_loss, self.best_val)
-                if self.run_dir is not None and (self.step % recipe.eval_every == 0 or self.step == total):
+                if self.folder is not None and (self.step % recipe.eval_every == 0 or self.step == total):
                     self.sync_loss()
                     self.elapsed = time.perf_counter() - started
                     val = self.evaluate_and_save()
@@ -358,35 +331,35 @@ class Trainer:
                 self.step_loss.close()
         self.sync_loss()
         self.elapsed = time.perf_counter() - started
-        if self.run_dir is None or not self.parallel.is_main:
+        if self.folder is None or not self.parallel.is_main:
             return interrupted  # rank 0 alone evaluates and writes
-        if self.last_logged_step() == self.step and (self.run_dir / checkpoint.WEIGHTS).exists():
+        saved = (self.folder.path / checkpoint.WEIGHTS).exists()
+        if self.folder.last_logged_step() == self.step and saved:
             if interrupted:  # Ctrl-C came during or just after this step's evaluation: no second line
                 self.save_last()
-        elif interrupted or not (self.run_dir / checkpoint.WEIGHTS).exists():
+        elif interrupted or not saved:
             self.evaluate_and_save()
         return interrupted
 
 
 def train(
     spec: ModelSpec,
-    corpus: Corpus,
+    corpus: TrainingCorpus,
     config: Any,
     recipe: Recipe,
     seed: int,
-    run_dir: Path,
+    folder: RunFolder | Path,
     resume: bool = False,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
     progress: Any = None,
-    on_checkpoint: Callable[[Trainer], None] | None = None,
     parallel: Parallel | None = None,
 ) -> TrainResult:
-    trainer = Trainer(spec, corpus, config, recipe, seed, run_dir, log, parallel)
-    trainer.on_checkpoint = on_checkpoint
+    """Train one run into `folder` (a RunFolder, or a Path written in place)."""
+    trainer = Trainer(spec, corpus, config, recipe, seed, folder, log, parallel)
     if resume:
         trainer.restore_last()
-        log(f"resuming {run_dir} at step {trainer.step}")
-    interrupted = trainer.run(progress)
+        log(f"resuming {trainer.run_dir} at step {trainer.step}")
+    interrupted = trainer.loop(progress)
     return TrainResult(
         run_dir=trainer.run_dir,
         step=trainer.step,

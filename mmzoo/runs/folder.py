@@ -1,0 +1,70 @@
+"""What a run folder holds (file names, the checked JSON) and what a target names.
+Torch-free: listing, resolving and checking runs never needs the weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from mmzoo.errors import MmzooError
+from mmzoo.runs.meta import RunMeta, parse_meta
+
+WEIGHTS = "model.safetensors"
+META = "model.json"
+LAST_WEIGHTS = "last.safetensors"  # model + optimizer + rng, for --resume
+LAST_META = "last.json"
+PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt"}
+
+
+def pair_matches(weights: Path, meta: Path) -> bool:
+    try:
+        want = json.loads(meta.read_text(encoding="utf-8")).get("weights_sha256")
+        return hashlib.sha256(weights.read_bytes()).hexdigest() == want
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def prev_path(weights: Path) -> Path:
+    return weights.with_name(f".{weights.name}.prev")
+
+
+def read_bytes(path: Path, missing: str) -> bytes:
+    """The file's bytes; `missing` is the error when it does not exist."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise MmzooError(missing) from None
+    except OSError as exc:
+        raise MmzooError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def load_meta(path: Path, last: bool = False) -> RunMeta:
+    """The checked model.json (or last.json) of a run folder or checkpoint file."""
+    directory = checkpoint_dir(path)
+    meta_path = directory / (LAST_META if last else META)
+    text = read_bytes(meta_path, f"{directory} has no {meta_path.name}: not an mmzoo run")
+    return parse_meta(text, meta_path, last)
+
+
+def checkpoint_dir(path: Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() in PICKLE_SUFFIXES or _looks_pickled(path):
+        raise MmzooError(f"{path} looks like a pickle file: mmzoo never unpickles; use a run with {WEIGHTS}")
+    if path.is_dir():
+        return path
+    if path.name in (WEIGHTS, META, LAST_WEIGHTS, LAST_META):
+        return path.parent
+    if path.exists():
+        raise MmzooError(f"{path} is not an mmzoo run folder, {META} or {WEIGHTS}")
+    raise MmzooError(f"no such run or checkpoint: {path}")
+
+
+def _looks_pickled(path: Path) -> bool:
+    """Pickle protocol 2+ starts with 0x80; torch.save's zip starts with PK."""
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return head[:1] == b"\x80" or head == b"PK"
