@@ -47,7 +47,9 @@ def parse_int(text: Any, lo: int, hi: int, what: str) -> int:
 
 
 def check_vocab(vocab: Any, what: str = "vocab", controls: bool = False) -> list[str]:
-    """A list of distinct single characters; none a control character (tab aside) unless `controls`."""
+    """A list of single characters, none a control character (tab aside) unless `controls`.
+    Entries 1.. are distinct; entry 0 only displays the boundary token (id 0), so it may
+    repeat one of them: a corpus that contains a `.` has `.` at 0 and at its own id."""
     if not isinstance(vocab, list) or not 2 <= len(vocab) <= MAX_VOCAB:
         raise MmzooError(f"{what} must be a list of 2 to {MAX_VOCAB} characters, got {_short(vocab)}")
     for i, entry in enumerate(vocab):
@@ -55,7 +57,7 @@ def check_vocab(vocab: Any, what: str = "vocab", controls: bool = False) -> list
             raise MmzooError(f"{what} entry {i} must be one character, got {_short(entry)}")
         if not controls and entry != "\t" and unicodedata.category(entry) in BAD_CATEGORIES:
             raise MmzooError(f"{what} entry {i} is a control character ({entry!r}): refused")
-    if len(set(vocab)) != len(vocab):
+    if len(set(vocab[1:])) != len(vocab) - 1:
         raise MmzooError(f"{what} has repeated entries")
     return vocab
 
