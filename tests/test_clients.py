@@ -4,6 +4,7 @@ as real processes against every pretrained file and against a generate file."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -66,23 +67,28 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def node() -> str:
-    """node, with onnxruntime-node installed into examples/node (the CPU binaries ship in
-    the npm package; --ignore-scripts skips the postinstall that downloads CUDA ones)."""
+    """node, with onnxruntime-node in examples/node as the lockfile pins it (`npm ci
+    --ignore-scripts`, what .ci/run does first: the CPU binaries ship in the npm package,
+    --ignore-scripts skips the postinstall that downloads CUDA ones); installed here if
+    missing, under a lock so that two pytest workers do not both install."""
     exe = shutil.which("node")
     if exe is None:
         pytest.skip("node is not on PATH")
     if not (NODE_DIR / "node_modules" / "onnxruntime-node").is_dir():
         npm = shutil.which("npm")
         assert npm is not None, "node without npm"
-        subprocess.run(
-            [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600
-        )
+        with open(NODE_DIR / ".npm-ci.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (NODE_DIR / "node_modules" / "onnxruntime-node").is_dir():
+                subprocess.run(
+                    [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600
+                )
     return exe
 
 
-def run_node(node: str, path: Path, n: int) -> str:
+def run_node(node: str, path: Path, n: int, *args: str) -> str:
     proc = subprocess.run(
-        [node, str(NODE_DIR / "sample.mjs"), str(path), str(n)], capture_output=True, text=True, timeout=120
+        [node, str(NODE_DIR / "sample.mjs"), str(path), str(n), *args], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -98,10 +104,30 @@ def test_every_pretrained_file_is_covered() -> None:
     assert len(PRETRAINED) >= 9
 
 
+# (seed, options): defaults; temperature and top-k; a negative seed (wraps to 64 bits) and a
+# temperature above 1
+NODE_SETTINGS = [("0", []), ("3", ["--temperature", "0.8", "--top-k", "5"]), ("-9", ["--temperature", "1.4"])]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", PRETRAINED, ids=lambda p: p.stem)
-def test_node_client(node: str, path: Path) -> None:
+def test_node_client_gives_the_clis_names(node: str, path: Path) -> None:
+    """Step/window files and generator files alike: mmzoo's uniforms, in mmzoo's order."""
     check_items(run_node(node, path, 12), 12, vocab_of(path))
+    for seed, options in NODE_SETTINGS:
+        want = run_mmzoo("sample", str(path), "-n", "40", f"--seed={seed}", *options).stdout
+        assert run_node(node, path, 40, seed, *options) == want, (seed, options)
+    # and a different seed gives different names: the comparison can fail
+    assert run_node(node, path, 40, "1") != run_mmzoo("sample", str(path), "-n", "40", "--seed=0").stdout
+
+
+@pytest.mark.slow
+def test_node_client_same_names_from_both_kinds_of_file(node: str) -> None:
+    step, gen = EXPORTED / "names-gru.onnx", EXPORTED / "names-gru.gen.onnx"
+    assert run_node(node, step, 200, "5") == run_node(node, gen, 200, "5")
+    prefixed = run_node(node, step, 20, "5", "--prefix", "ka")
+    assert prefixed == run_mmzoo("sample", str(step), "-n", "20", "--seed", "5", "--prefix", "ka").stdout
+    assert all(line.startswith("ka") for line in prefixed.splitlines())
 
 
 @pytest.mark.slow
