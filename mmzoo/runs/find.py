@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mmzoo.runs import folder as checkpoint
 from mmzoo.errors import MmzooError
+from mmzoo.runs import folder as checkpoint
 from mmzoo.runs.meta import RunMeta
 
 RUNS_ROOT = Path("runs")
@@ -33,7 +33,6 @@ def resolve(target: str, root: Path = RUNS_ROOT) -> Path:
 
     get_zoo().model(target)  # unknown name: error with suggestions
     raise MmzooError(f"no run of {target} in {root}/: train it first with `mmzoo train {target}`")
-
 
 
 def spec_of_run(directory: Path, meta: RunMeta) -> Any:

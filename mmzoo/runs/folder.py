@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 from mmzoo.errors import MmzooError
 from mmzoo.runs.meta import RunMeta, parse_meta

@@ -30,11 +30,6 @@ def decode(tokens: np.ndarray, vocab: Sequence[str]) -> list[str]:
     return out
 
 
-def run_generator(session: Any, uniforms: np.ndarray, temperature: float, top_k: int | None) -> np.ndarray:
-    """One call: uniforms[B, L] float32 -> tokens[B, L] int64."""
-    return session.run(["tokens"], feeds(uniforms, *scalars(temperature, top_k)))[0]
-
-
 def scalars(temperature: float, top_k: int | None) -> tuple[np.ndarray, np.ndarray]:
     """The generator's temperature and top_k inputs (0 = top-k off)."""
     return np.array(temperature, dtype=np.float32), np.array(top_k or 0, dtype=np.int64)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mmzoo.hookspecs import hookimpl
+from mmzoo.lengths import item_length_field
 from mmzoo.registry import ModelSpec, Recipe
 
 
@@ -13,7 +14,7 @@ from mmzoo.registry import ModelSpec, Recipe
 class BoWConfig:
     n_embd: int = 64  # token and position embeddings
     n_hidden: int = 256  # the MLP after the average
-    block_size: int = 32  # longest sequence (tokens): the position table's size
+    block_size: int = item_length_field(32)  # the position table's size: training sets it to the longest item + 1
 
 
 @hookimpl
@@ -26,6 +27,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             summary="causal bag of words: each position averages the embeddings so far, then an MLP (makemore)",
             config=BoWConfig,
             build="mmzoo.models.bow.model:BoW",
+            presets={"tiny": {"n_embd": 8, "n_hidden": 16}},  # for tests: trains and exports in seconds
             recipe=Recipe(steps=12_000, batch_size=128, lr=3e-3, warmup=200, weight_decay=0.05, eval_every=1000),
         )
     )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mmzoo.hookspecs import hookimpl
+from mmzoo.lengths import item_length_field
 from mmzoo.registry import ModelSpec, Recipe
 
 
@@ -13,7 +14,9 @@ from mmzoo.registry import ModelSpec, Recipe
 class RNNConfig:
     n_embd: int = 64  # character embedding
     n_hidden: int = 128  # hidden state
-    block_size: int = 32  # longest sequence (tokens) the exported model declares
+    # 0: no limit (a recurrence has no position table); a value > 0 caps the sequence, as runs
+    # trained before this had it (32)
+    block_size: int = item_length_field(0)
     dropout: float = 0.0  # on embeddings and hidden states, training only (rnn: 0.2 cost 0.03 val)
 
 
@@ -32,6 +35,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             summary="vanilla tanh RNN over the sequence, learned start state (Mikolov et al. 2010)",
             config=RNNConfig,
             build="mmzoo.models.rnn.model:RNN",
+            presets={"tiny": {"n_embd": 8, "n_hidden": 16}},  # for tests: trains and exports in seconds
             recipe=Recipe(steps=12_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
         )
     )
@@ -43,6 +47,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             summary="gated recurrent unit over the sequence, learned start state (Cho et al. 2014)",
             config=GRUConfig,
             build="mmzoo.models.rnn.model:GRU",
+            presets={"tiny": {"n_embd": 8, "n_hidden": 16}},  # for tests: trains and exports in seconds
             recipe=Recipe(steps=12_000, batch_size=64, lr=3e-3, warmup=200, weight_decay=0.01, eval_every=1000),
         )
     )

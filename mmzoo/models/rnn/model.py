@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mmzoo.checks import MAX_CONTEXT
 from mmzoo.contract import STEP, StateSpec
 from mmzoo.models.blocks import check_length
 
@@ -94,7 +95,10 @@ class RNN(nn.Module):
 
     def __init__(self, config: RNNConfig, vocab_size: int, cell: str = "rnn") -> None:
         super().__init__()
-        self.context_length = config.block_size
+        # block_size 0: no limit. The context is then the most a file may declare, so
+        # sampling never crops (docs/onnx.md); > 0 (runs from before) checks and crops as it did.
+        self.block_size = config.block_size
+        self.context_length = config.block_size if config.block_size > 0 else MAX_CONTEXT
         self.n_hidden = config.n_hidden
         self.start = nn.Parameter(torch.zeros(1, config.n_hidden))  # h_{-1}, learned
         self.wte = nn.Embedding(vocab_size, config.n_embd)
@@ -104,7 +108,8 @@ class RNN(nn.Module):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         B, T = idx.shape
-        check_length(T, self.context_length)
+        if self.block_size > 0:
+            check_length(T, self.block_size)
         emb = self.drop(self.wte(idx))  # [B, T, n_embd]
         h = self.start.expand(B, -1)  # [B, n_hidden]
         hs = self.cell.scan(emb, h)  # [B, T, n_hidden]

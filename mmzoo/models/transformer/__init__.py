@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mmzoo.hookspecs import hookimpl
+from mmzoo.lengths import item_length_field
 from mmzoo.registry import ModelSpec, Recipe
 
 
@@ -14,7 +15,7 @@ class TransformerConfig:
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 64  # channels; n_embd // n_head per head
-    block_size: int = 32  # longest sequence (tokens): the position table's size
+    block_size: int = item_length_field(32)  # the position table's size: training sets it to the longest item + 1
     dropout: float = 0.1  # training only: without it val turns up at 2.00 by step 10k; 0.2 underfits
 
 

@@ -30,7 +30,10 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             summary="hierarchical MLP: pairs of characters fused level by level (makemore part 5)",
             config=WaveNetConfig,
             build="mmzoo.models.wavenet.model:WaveNet",
-            presets={"lecture": {"n_hidden": 128}},  # part 5's 76,579 parameters
+            presets={
+                "lecture": {"n_hidden": 128},  # part 5's 76,579 parameters
+                "tiny": {"n_embd": 8, "n_hidden": 16},  # for tests: trains and exports in seconds
+            },
             recipe=Recipe(steps=24_000, batch_size=128, lr=3e-3, weight_decay=0.03, eval_every=2000),
         )
     )

@@ -39,7 +39,10 @@ SPEC = ModelSpec(
     config=LSTMConfig,
     build=build,
     params=87_419,  # at the default config: `mmzoo list` shows it without importing torch
-    presets={"graves": {"n_layer": 3, "n_hidden": 128}},
+    presets={
+        "graves": {"n_layer": 3, "n_hidden": 128},
+        "tiny": {"n_embd": 16, "n_hidden": 32, "n_layer": 2},  # what tests use: seconds, not minutes
+    },
     recipe=Recipe(steps=6000, batch_size=64, lr=3e-3, weight_decay=0.01, warmup=100, eval_every=1000),
 )
 
