@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -29,16 +30,20 @@ def test_core_dependencies_are_numpy_and_onnxruntime() -> None:
 @pytest.fixture(scope="module")
 def lean(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """bin/ of a fresh venv: numpy and onnxruntime (the versions this one has, so pip's
-    cache serves them), then this repository without its dependencies."""
+    cache serves them), then this repository's wheel (`pip wheel --no-deps`, in ../wheel/)
+    without its dependencies: what an app installs."""
     import numpy
     import onnxruntime
 
-    venv = tmp_path_factory.mktemp("lean") / "venv"
+    root = tmp_path_factory.mktemp("lean")
+    venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "-q", "--disable-pip-version-check"]
     wheels = [f"numpy=={numpy.__version__}", f"onnxruntime=={onnxruntime.__version__}"]
-    subprocess.run([*pip, *wheels], check=True, timeout=600, capture_output=True)
-    subprocess.run([*pip, "--no-deps", str(REPO)], check=True, timeout=600, capture_output=True)
+    subprocess.run([*pip, "install", *wheels], check=True, timeout=600, capture_output=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(root / "wheel"), str(REPO)], check=True, timeout=600)
+    built = [str(w) for w in (root / "wheel").glob("mmzoo-*.whl")]
+    subprocess.run([*pip, "install", "--no-deps", *built], check=True, timeout=600, capture_output=True)
     return venv / "bin"
 
 
@@ -100,3 +105,26 @@ def test_the_python_example_runs_in_the_lean_venv(lean: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 7
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_zoo_and_samples_it_from_anywhere(lean: Path, tmp_path: Path) -> None:
+    """`mmzoo sample gru` from an empty folder outside the checkout: the installed wheel's
+    copy of the pretrained file, the names the checkout's file gives (issue 23)."""
+    (wheel,) = (lean.parent.parent / "wheel").glob("mmzoo-*.whl")
+    packed = set(zipfile.ZipFile(wheel).namelist())
+    zoo = sorted(f"mmzoo/pretrained/{p.name}" for p in PRETRAINED.parent.glob("names-*.onnx"))
+    assert len(zoo) >= 18 and set(zoo) <= packed, set(zoo) - packed
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = ["sample", "gru", "-n", "5", "--seed", "2"]
+    proc = subprocess.run([str(lean / "mmzoo"), *args], capture_output=True, text=True, timeout=120, cwd=empty)
+    assert proc.returncode == 0, proc.stderr
+    names = proc.stdout.splitlines()
+    assert len(names) == 5 and all(name.isalpha() and name.islower() for name in names), names
+    installed = Path(proc.stderr.split("sampling the pretrained ")[1].split()[0])
+    assert installed.is_relative_to(lean.parent) and installed.name == "names-gru.onnx", proc.stderr
+    assert proc.stdout == run_mmzoo("sample", str(PRETRAINED), "-n", "5", "--seed", "2").stdout
+    # the full install (this venv's, editable), from the same empty folder
+    assert run_mmzoo(*args, cwd=empty).stdout == proc.stdout
+    assert not list(empty.iterdir())  # and it wrote nothing there
