@@ -11,10 +11,22 @@ import pytest
 from conftest import mmzoo_bin, run_mmzoo, sigint_default
 
 
+def _table_rows(out: str) -> list[list[str]]:
+    """The cells of each row of a rich table or panel, its box characters stripped."""
+    rows = []
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("│").split("│")]
+        if any(cells) and not set(line.strip()) <= set("━╇┃─╭╮╰╯┏┓┗┛┳┻╋┡┩ "):
+            rows.append(cells)
+    return rows
+
+
 def test_help_lists_the_commands() -> None:
+    """Each command heads a row of the Commands panel, in this order."""
     out = run_mmzoo("--help").stdout
-    for command in ("list", "plugins", "train", "sample", "eval", "export", "info"):
-        assert command in out
+    panel = out.split("Commands")[1]
+    named = [line.strip("│ ").split()[0] for line in panel.splitlines() if line.startswith("│ ") and line[2] != " "]
+    assert named[:7] == ["list", "plugins", "train", "sample", "eval", "export", "info"]
 
 
 def test_list_json_has_the_builtin_models() -> None:
@@ -28,8 +40,16 @@ def test_list_json_has_the_builtin_models() -> None:
 
 
 def test_list_table_shows_params_and_plugin() -> None:
-    out = run_mmzoo("list").stdout
-    assert "mlp-bn" in out and "mmzoo 0.1.0" in out and "729" in out
+    """The row of each model holds its own family, params and plugin, as --json says."""
+    rows = {r[0]: r for r in _table_rows(run_mmzoo("list").stdout) if r[0]}
+    for doc in json.loads(run_mmzoo("list", "--json").stdout):
+        name, family, params, plugin = rows[doc["name"]][:4]
+        assert (family, params) == (
+            doc["family"],
+            f"{doc['params']:,}" if doc["params"] >= 1000 else str(doc["params"]),
+        )
+        assert plugin == f"{doc['plugin']} {doc['plugin_version']}"
+    assert rows["bigram"][2] == "729" and rows["mlp-bn"][3].startswith("mmzoo ")
 
 
 def test_list_one_model_by_name_shows_what_can_be_set() -> None:

@@ -17,6 +17,7 @@ from conftest import BUILTIN_NAMES, run_mmzoo
 from mmzoo.cli import app as cli
 from mmzoo.corpus import load_corpus
 from mmzoo.engine.diagnose import diagnose
+from mmzoo.engine.diagnose.flags import SATURATED_FRACTION
 from mmzoo.plugins import get_zoo
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -75,7 +76,12 @@ def test_gain_sweep_writes_compare_json_and_figures(small_data: Path, tmp_path: 
         assert v["grad_std_spread"]["init"] >= 1 and v["grad_std_spread"]["end"] >= 1
         assert abs(v["initial_loss"] - doc["uniform_loss"]) < 0.1  # head x0.1 in every variant
         assert 1.5 < v["val_loss"] < 3.0 and v["seconds_per_step"] > 0
-        assert isinstance(v["flags"], list)
+        # the saturation flags are exactly the layers and moments over the threshold
+        over = {
+            (layer, when) for layer, s in v["saturation"].items() for when, f in s.items() if f > SATURATED_FRACTION
+        }
+        assert {(f["layer"], f["when"]) for f in v["flags"] if f["problem"] == "saturated"} == over
+        assert all(f["figure"] in {f"{name}.png" for name in FIGURES} for f in v["flags"])
     # BatchNorm undoes the gain: at init every variant's tanh layers see the same inputs
     inits = [[s["init"] for s in v["saturation"].values()] for v in variants]
     assert inits[0] == pytest.approx(inits[1], abs=1e-3) and inits[0] == pytest.approx(inits[2], abs=1e-3)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mmzoo.checks import MAX_CONTEXT, MAX_ITEM_LIMIT
 from mmzoo.contract import REQUIRED_KEYS
 from mmzoo.corpus import Vocab, split_items
 from mmzoo.errors import MmzooError
-from mmzoo.runs.meta import parse_meta
+from mmzoo.runs.meta import RunMeta, parse_meta
 from mmzoo.runtime.onnx_file import check_metadata, read_checked
 from mmzoo.runtime.sampling import choose
 
@@ -63,42 +66,76 @@ def test_top_k_never_picks_outside_the_top_k(batch: int, vocab: int, data: st.Da
     assert all(logits.astype(np.float32)[row, pick] >= kth[row] for row, pick in enumerate(picks))
 
 
+def refused_in_one_line(call: Callable[[], Any]) -> Any | None:
+    """call()'s result, or None if it raised MmzooError with one short line; any other
+    exception, or a multi-line or empty message, fails the test."""
+    try:
+        return call()
+    except MmzooError as exc:
+        message = str(exc)
+        assert message and "\n" not in message and len(message) <= 300, repr(message)
+        return None
+
+
+def assert_sane_run_meta(meta: RunMeta) -> None:
+    """What a command may rely on once parse_meta accepted a document."""
+    assert isinstance(meta.model, str) and meta.model
+    assert 1 <= meta.context_length <= MAX_CONTEXT and 2 <= meta.max_length <= MAX_ITEM_LIMIT + 1
+    assert len(set(meta.vocab)) == len(meta.vocab) and all(isinstance(c, str) for c in meta.vocab)
+    assert isinstance(meta.data.source, str) and isinstance(meta.data.sha256, str) and meta.split_seed >= 0
+
+
+VALID_META = {
+    "checkpoint_format": 1,
+    "model": "mlp",
+    "config": {},
+    "vocab": [".", "a", "b"],
+    "context_length": 3,
+    "input_mode": "window",
+    "max_length": 12,
+    "data": {"source": "names", "sha256": "0" * 64},
+    "split": {"seed": 42},
+    "weights_sha256": "0" * 64,
+    "metrics": {},
+}
+
+
+def test_a_valid_model_json_is_accepted() -> None:
+    """The positive control for the fuzz tests below: they would pass vacuously if
+    parse_meta refused everything."""
+    assert_sane_run_meta(parse_meta(json.dumps(VALID_META), Path("model.json")))
+
+
 @SETTINGS
 @given(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
-def test_model_json_loader_raises_only_mmzoo_errors(raw: bytes) -> None:
-    try:
-        parse_meta(raw, Path("model.json"), last=True)
-    except MmzooError:
-        pass
+def test_model_json_loader_refuses_garbage_in_one_line(raw: bytes) -> None:
+    meta = refused_in_one_line(lambda: parse_meta(raw, Path("model.json"), last=True))
+    assert meta is None  # random bytes or JSON are never a complete last.json
 
 
 @SETTINGS
 @given(st.dictionaries(st.sampled_from(["model", "config", "vocab", "context_length", "max_length"]), json_values))
-def test_model_json_with_known_keys_and_any_values_raises_only_mmzoo_errors(values: dict) -> None:
-    doc = {"checkpoint_format": 1, "input_mode": "window", **values}
-    try:
-        parse_meta(json.dumps(doc), Path("model.json"))
-    except MmzooError:
-        pass
+def test_model_json_with_any_values_is_refused_or_sane(values: dict) -> None:
+    doc = {**VALID_META, **values}
+    meta = refused_in_one_line(lambda: parse_meta(json.dumps(doc), Path("model.json")))
+    if meta is not None:
+        assert_sane_run_meta(meta)
 
 
 @SETTINGS
 @given(st.dictionaries(st.sampled_from(REQUIRED_KEYS), st.text(max_size=30) | json_values.map(json.dumps)))
-def test_onnx_metadata_loader_raises_only_mmzoo_errors(values: dict[str, str]) -> None:
+def test_onnx_metadata_with_any_values_is_refused_or_sane(values: dict[str, str]) -> None:
     props = {key: "1" if key == "mmzoo.format" else "" for key in REQUIRED_KEYS}
     props.update(values)
-    try:
-        check_metadata(props)
-    except MmzooError:
-        pass
+    meta = refused_in_one_line(lambda: check_metadata(props))
+    if meta is not None:
+        assert 1 <= meta.context_length <= MAX_CONTEXT and 1 <= meta.max_length <= MAX_ITEM_LIMIT + 1
+        assert len(set(meta.vocab)) == len(meta.vocab)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=400))
-def test_onnx_file_loader_raises_only_mmzoo_errors(tmp_path_factory: object, data: bytes) -> None:
+def test_onnx_file_loader_refuses_random_bytes_in_one_line(tmp_path_factory: object, data: bytes) -> None:
     path = tmp_path_factory.mktemp("onnx") / "x.onnx"  # type: ignore[attr-defined]
     path.write_bytes(data)
-    try:
-        read_checked(path)
-    except MmzooError:
-        pass
+    assert refused_in_one_line(lambda: read_checked(path)) is None

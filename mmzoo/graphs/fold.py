@@ -12,7 +12,7 @@ ConvTranspose or Gemm. This pass does the rest:
   and shifts its bias (a new Add after a bias-less MatMul);
 - any other BatchNorm becomes a per-channel Mul and Add.
 
-Export then checks the folded graph against the unfolded one (engine/parity.py).
+Export then checks the folded graph against the unfolded one (mmzoo/engine/export/parity.py).
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ class OnnxModel:
             options.log_severity_level = 3
             # A generator file's Loop body reads its weights from the outer graph, where
             # onnxruntime never pre-packs them; pre-packed Gemm weights round differently,
-            # and the step loop must give the generator's items (mmzoo/generate_runtime.py).
+            # and the step loop must give the generator's items (mmzoo/runtime/generator.py).
             options.add_session_config_entry("session.disable_prepacking", "1")
             providers = self._providers()
             try:
@@ -308,7 +308,7 @@ def sample_onnx_file(
         "provider": sampler.model.providers[0],
         "samples": samples,
     }
-    splits = _builtin_splits(sampler.metadata.props)
+    splits = training_splits(sampler.metadata.props)
     if splits is not None:
         from mmzoo.runtime.sampling import novelty
 
@@ -316,18 +316,30 @@ def sample_onnx_file(
     return doc
 
 
-def _builtin_splits(props: dict[str, str]) -> dict[str, list[str]] | None:
-    """The training splits, when the file was trained on the built-in names corpus."""
+def training_splits(props: dict[str, str]) -> dict[str, list[str]] | None:
+    """The training splits, for the novelty line: when the file's corpus (the built-in names,
+    or the file at `mmzoo.data_source`, relative paths from here) is still there and its
+    sha256 is `mmzoo.data_sha256`. None otherwise, and for a corpus large enough to be
+    streamed (reading it for one summary line would cost more than the sampling); a
+    plugin's dataset name would need pluggy, which this path never imports."""
     from mmzoo.datasets import BUILTIN_CORPUS, builtin_corpus_path
 
-    if props.get("mmzoo.data_source") != BUILTIN_CORPUS:
+    source, digest = props.get("mmzoo.data_source", ""), props.get("mmzoo.data_sha256", "")
+    if not source or not digest:
         return None
+    from mmzoo.checks import MAX_ITEM_LIMIT
     from mmzoo.corpus import read_items, split_items
+    from mmzoo.corpus.store import stream_min_bytes
 
-    items, digest = read_items(builtin_corpus_path())
-    if digest != props.get("mmzoo.data_sha256"):
-        return None
-    return split_items(items, int(props.get("mmzoo.split_seed", str(SPLIT_SEED))))
+    path = builtin_corpus_path() if source == BUILTIN_CORPUS else Path(source)
+    try:
+        if not path.is_file() or path.stat().st_size >= stream_min_bytes():
+            return None
+        items, found = read_items(path, MAX_ITEM_LIMIT)
+        seed = int(props.get("mmzoo.split_seed", str(SPLIT_SEED)))
+    except (MmzooError, OSError, ValueError):
+        return None  # a nicety, never a reason to fail sampling
+    return split_items(items, seed) if found == digest else None
 
 
 def describe(path: Path) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def choose(logits: np.ndarray, u: np.ndarray, temperature: float = 1.0, top_k: i
     """Sample one token per row from softmax(logits / T), restricted to the top k.
 
     In float64 from float32 inputs (the temperature rounded to float32 too), exactly
-    as a generator file's graph computes it (mmzoo/engine/generate_body.py)."""
+    as a generator file's graph computes it (mmzoo/graphs/generate_body.py)."""
     logits = logits.astype(np.float64)
     u = np.minimum(np.asarray(u, dtype=np.float32), BELOW_ONE).astype(np.float64)  # 0.99999999 rounds to 1.0
     temperature = float(np.float32(temperature))

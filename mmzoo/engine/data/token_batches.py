@@ -1,7 +1,7 @@
 """Batches drawn from a TokenStore, padded when drawn rather than up front.
 
 A batch source has len(split) and split.batch(ix) -> (x, y): the in-memory
-SplitTensors (engine/batches.py) and StreamedSplit here both do, and the training
+SplitTensors (batches.py) and StreamedSplit here both do, and the training
 loop only draws ix = randint(0, len(split)). A StreamedSplit numbers its examples
 exactly as tensorize() does (windows item by item, position by position, in split
 order), so the same seed draws the same examples either way.

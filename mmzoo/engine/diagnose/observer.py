@@ -22,7 +22,7 @@ from mmzoo.errors import MmzooError
 
 
 class DiagnoseObserver:
-    """Gathers what `diagnose` reports, step by step (a StepObserver of engine.train)."""
+    """Gathers what `diagnose` reports, step by step (a StepObserver of engine.training.trainer)."""
 
     def __init__(
         self, model: nn.Module, total: int, seed: int, progress: Callable[[int, int, float], None] | None = None

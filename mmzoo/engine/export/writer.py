@@ -1,7 +1,7 @@
 """Export a trained model to one self-describing ONNX file (docs/onnx.md): check
-causality, choose BatchNorm statistics (engine/calibrate.py), export one graph in
-the model's input mode, fold BatchNorm out of it (engine/fold.py), check the graph,
-then check folding and onnxruntime against torch (engine/parity.py) before the
+causality, choose BatchNorm statistics (calibrate.py), export one graph in
+the model's input mode, fold BatchNorm out of it (mmzoo/graphs/fold.py), check the graph,
+then check folding and onnxruntime against torch (parity.py) before the
 file appears."""
 
 from __future__ import annotations

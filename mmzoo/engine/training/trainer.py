@@ -145,11 +145,11 @@ class Trainer:
         self.spec, self.corpus, self.config, self.recipe, self.seed = spec, corpus, config, recipe, seed
         self.folder = RunFolder.existing(folder) if isinstance(folder, Path) else folder
         self.log = log
-        self.parallel = parallel or Parallel()  # rank, world size and device (engine/distributed.py)
+        self.parallel = parallel or Parallel()  # rank, world size and device (distributed.py)
         torch.manual_seed(seed)
         self.model = spec.create(config, corpus.vocab.size)
         check_causal(self.model, corpus.vocab.size, spec.name, "train")  # before any time is spent
-        # batch sources: len(split) and split.batch(ix) -> (x, y) (engine/token_batches.py)
+        # batch sources: len(split) and split.batch(ix) -> (x, y) (engine/data/token_batches.py)
         self.splits: dict[str, Any] = make_splits(corpus, seed, self.model, whole_train=spec.fit is not None)
         if len(self.splits["train"]) == 0 or len(self.splits["val"]) == 0:
             raise MmzooError(f"{corpus.source} has too few items ({len(corpus)}) for a train/val split")
