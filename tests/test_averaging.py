@@ -23,19 +23,23 @@ DECAY = 0.9
 
 
 class OwnAverage:
-    """The moving average computed here, step by step, from the live weights."""
+    """The moving average computed here, step by step, from the live weights: the first
+    step's weights, then update n (n steps averaged so far) decays by min(DECAY, (1+n)/(10+n))."""
 
     def __init__(self) -> None:
         self.average: dict[str, torch.Tensor] = {}
+        self.n = 0
 
     def on_step_begin(self, trainer: Trainer, step: int) -> None: ...
 
     def on_backward_end(self, trainer: Trainer, step: int, loss: torch.Tensor) -> None: ...
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        d = min(DECAY, (1 + self.n) / (10 + self.n))
         for name, p in trainer.model.named_parameters():
             w = p.detach().clone()
-            self.average[name] = w if name not in self.average else DECAY * self.average[name] + (1 - DECAY) * w
+            self.average[name] = w if name not in self.average else d * self.average[name] + (1 - d) * w
+        self.n += 1
 
 
 def test_a_run_with_ema_keeps_the_average_and_the_live_weights_train_on(tmp_path: Path, small_names: Path) -> None:

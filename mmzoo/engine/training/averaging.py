@@ -7,6 +7,13 @@ names the transformer's average ended 0.003 below its live weights (1.9568
 against 1.9601 at 18,000 steps) and reached the live weights' final val about
 2,000 steps earlier (docs/performance.md). A run with `ema` evaluates, keeps as
 best, saves and exports the average; the live weights go on training.
+
+The average starts late: update n (counting from 1 after the first, which copies
+the weights) decays by min(decay, (1 + n) / (10 + n)), so it spans about the last
+tenth of the steps so far until the decay's own window (1 / (1 - decay) steps) is
+shorter. A plain 0.999 average started at step 1 is two thirds initial weights at
+step 400 (0.999^400 = 0.67): a short run reported a model far worse than its live
+weights. From step ~9,000 on (at 0.999) the two rules average the same weights.
 """
 
 from __future__ import annotations
@@ -24,11 +31,21 @@ class WeightAverage:
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.live = model
-        self.averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
+        self.decay = decay
+        self.updates = 0  # kept in Python: reading n_averaged back every step would sync a GPU
+        self.averaged = AveragedModel(model, multi_avg_fn=self._average, use_buffers=False)
 
     def update(self) -> None:
         """After each optimizer step (the first call copies the weights)."""
         self.averaged.update_parameters(self.live)
+        self.updates += 1
+
+    def decay_at(self, n: int) -> float:
+        """The decay of update n (n >= 1 earlier updates): short windows early on."""
+        return min(self.decay, (1 + n) / (10 + n))
+
+    def _average(self, averaged: list[torch.Tensor], current: list[torch.Tensor], _: Any) -> None:
+        get_ema_multi_avg_fn(self.decay_at(self.updates))(averaged, current, None)
 
     @property
     def model(self) -> nn.Module:
@@ -45,3 +62,4 @@ class WeightAverage:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.averaged.load_state_dict(state)
+        self.updates = int(self.averaged.n_averaged)

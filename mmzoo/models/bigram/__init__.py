@@ -12,7 +12,9 @@ from mmzoo.registry import ModelSpec, Recipe
 
 @dataclass(frozen=True)
 class BigramConfig:
-    smoothing: float = 1.0  # add-k
+    # add-k; below 0: chosen on val from a grid when the model is fitted (and recorded in
+    # model.json's config), since the best k falls as the vocabulary grows
+    smoothing: float = -1.0
 
 
 @dataclass(frozen=True)
@@ -20,8 +22,10 @@ class BigramNNConfig:
     l2: float = 0.01  # weight of the lecture's (W**2).mean() penalty
 
 
-def fit_counts(model: Any, x: Any, y: Any) -> None:
-    model.fit(x, y)
+def fit_counts(model: Any, x: Any, y: Any, val: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """Count on train; the smoothing, if left to the data, is chosen on val. Returns the
+    config values chosen, for the run to record."""
+    return {"smoothing": model.fit(x, y, val)}
 
 
 @hookimpl

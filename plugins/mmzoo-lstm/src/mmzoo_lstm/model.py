@@ -26,9 +26,9 @@ from mmzoo_lstm import LSTMConfig
 
 class LSTM(nn.Module):
     input_mode = "step"
-    # A recurrent model reads the whole item. context_length only bounds how much
-    # history mmzoo's torch sampler re-feeds; names are far shorter than this.
-    context_length = 1024
+    # A recurrent model reads the whole item: no length limit. context_length is the
+    # most an mmzoo file may declare (1 << 16), so a sample is never cropped.
+    context_length = 1 << 16
 
     def __init__(self, config: LSTMConfig, vocab_size: int) -> None:
         super().__init__()
