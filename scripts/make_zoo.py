@@ -2,8 +2,9 @@
 
 Trains each built-in model with its default recipe and a fixed seed on the built-in
 `names` corpus through the real `mmzoo` CLI, exports it to mmzoo/pretrained/names-<model>.onnx
-(package data: the zoo ships in the wheel) and rewrites mmzoo/pretrained/README.md. Naming models retrains only those and keeps the
-other rows of the table, so that one retuned recipe does not cost the whole zoo.
+(package data: the zoo ships in the wheel) and rewrites mmzoo/pretrained/README.md. Naming
+models retrains only those and keeps the other rows of the table, so that one retuned recipe
+does not cost the whole zoo.
 """
 
 from __future__ import annotations
