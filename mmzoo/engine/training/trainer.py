@@ -4,6 +4,7 @@ loss always on disk, metrics in metrics.jsonl, clean Ctrl-C and --resume."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import sys
 import time
@@ -257,7 +258,19 @@ class Trainer:
     def fit_by_counting(self) -> None:
         assert self.spec.fit is not None
         started = time.perf_counter()
-        self.spec.fit(self.model, self.splits["train"].x, self.splits["train"].y)
+        train, val = self.splits["train"], self.splits["val"]
+        # a fit that takes `val` may choose settings on it (the bigram's smoothing, in
+        # milliseconds); the config values it returns are recorded in model.json
+        takes_val = "val" in inspect.signature(self.spec.fit).parameters
+        chosen = self.spec.fit(self.model, train.x, train.y, **({"val": (val.x, val.y)} if takes_val else {}))
+        fields = {f.name for f in dataclasses.fields(self.config)}
+        chosen = {k: v for k, v in chosen.items() if k in fields} if isinstance(chosen, dict) else {}
+        if chosen:
+            self.config = dataclasses.replace(self.config, **chosen)
+            self.log(
+                "chosen on val: "
+                + " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in chosen.items())
+            )
         self.train_loss = split_loss(self.model, self.splits["train"].x, self.splits["train"].y)
         self.elapsed = time.perf_counter() - started
 

@@ -23,9 +23,11 @@ class BigramNNConfig:
 
 
 def fit_counts(model: Any, x: Any, y: Any, val: tuple[Any, Any] | None = None) -> dict[str, Any]:
-    """Count on train; the smoothing, if left to the data, is chosen on val. Returns the
-    config values chosen, for the run to record."""
-    return {"smoothing": model.fit(x, y, val)}
+    """Count on train; the smoothing, if left to the data (< 0), is chosen on val. Returns
+    the config values it chose, for the run to record."""
+    chosen = model.smoothing < 0
+    k = model.fit(x, y, val)
+    return {"smoothing": k} if chosen else {}
 
 
 @hookimpl
