@@ -33,6 +33,7 @@ CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",  # as root (CI containers) Chromium refuses to start without it
     "--disable-gpu",
+    "--disable-dev-shm-usage",  # containers' /dev/shm is often 64 MB
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
