@@ -85,6 +85,20 @@ def _print_settings(row: dict[str, Any]) -> None:
     print(f"recipe: {pairs(row['recipe'])}")
 
 
+def cmd_datasets(as_json: bool = JSON_OPT) -> None:
+    """List named corpora usable as `--data NAME`."""
+    rows = [
+        {"name": d.name, "summary": d.summary, "plugin": d.plugin, "plugin_version": d.plugin_version}
+        for d in _zoo().datasets.values()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["name", "plugin", "summary"], [[r["name"], f"{r['plugin']} {r['plugin_version']}", r["summary"]] for r in rows]
+    )
+
+
 def cmd_plugins(as_json: bool = JSON_OPT) -> None:
     """List plugin distributions, their versions, what each registers, and load errors."""
     zoo = _zoo()
@@ -296,6 +310,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "export": cmd_export,
     "info": cmd_info,
     "diagnose": cmd_diagnose,
+    "datasets": cmd_datasets,
 }
 
 # Commands that work from an .onnx file alone: no plugin loading, no torch.

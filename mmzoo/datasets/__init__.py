@@ -2,7 +2,8 @@
 other parts rely on: its name, where it lies, its vocabulary size (which `mmzoo
 list` quotes params at) and the names of the pretrained files made from it.
 
-Kept free of pluggy and torch: the onnxruntime path reads the names from here.
+Kept free of pluggy and torch: the onnxruntime path reads the names from here;
+plugin.py registers the corpus as the `names` dataset through pluggy.
 """
 
 from __future__ import annotations
