@@ -242,9 +242,14 @@ def cmd_export(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Fold BatchNorm, export to ONNX, and check parity under onnxruntime."""
-    from mmzoo.engine.commands.export import run_export
+    if generate and target.lower().endswith(".onnx"):  # an exported file: no run, no torch
+        from mmzoo.graphs.generate_export import generator_beside
 
-    doc = run_export(target, out, opset, calibrate=calibrate, generate=generate, threads=threads)
+        doc = generator_beside(Path(target), out, {"from": target})
+    else:
+        from mmzoo.engine.commands.export import run_export
+
+        doc = run_export(target, out, opset, calibrate=calibrate, generate=generate, threads=threads)
     if as_json:
         print_json(doc)
         return

@@ -5,7 +5,6 @@ items over the wrapped file, for the same uniforms. Torch-free, like generate_gr
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,21 +82,12 @@ def check_same_items(src: Path, gen: Path) -> int:
     return compared
 
 
-def export_generator(
-    target: str, out: Path | None, export_plain: Callable[[Path | None], dict[str, Any]]
-) -> dict[str, Any]:
-    """`mmzoo export TARGET --generate`. TARGET a run: export it as usual (`export_plain(out)`,
-    default exported/<model>.onnx) and write its generator beside it, X.onnx -> X.gen.onnx.
-    TARGET an exported FILE.onnx (no torch needed): write FILE.gen.onnx, or `out`."""
-    if target.endswith(".onnx"):
-        src = Path(target)
-        doc = write_generator(src, out or generator_path(src))
-        summary: dict[str, Any] = {"from": doc["source"]}
-    else:
-        plain = export_plain(out)
-        doc = write_generator(Path(plain["path"]), generator_path(Path(plain["path"])))
-        doc["export"] = plain
-        summary = dict(plain["summary"])
+def generator_beside(src: Path, out: Path | None, summary: dict[str, Any]) -> dict[str, Any]:
+    """Write the generator of the exported file `src` (to `out`, default X.onnx -> X.gen.onnx)
+    and say so in `summary`, the lines the CLI prints. `mmzoo export RUN --generate` calls
+    it after the plain export; `mmzoo export FILE.onnx --generate` with the file alone,
+    without torch."""
+    doc = write_generator(src, out or generator_path(src))
     doc["summary"] = {
         **summary,
         "generator": doc["path"],

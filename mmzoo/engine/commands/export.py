@@ -20,10 +20,6 @@ def run_export(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """calibrate: None keeps the better BatchNorm statistics by val loss; True or False forces."""
-    if generate:
-        from mmzoo.graphs.generate_export import export_generator
-
-        return export_generator(target, out, lambda o: run_export(target, o, opset, calibrate, threads=threads))
     import sys
 
     from mmzoo.engine.export.causality import suspicious_loss_warning
@@ -44,7 +40,13 @@ def run_export(
     doc = report.as_json()
     doc["run"] = str(run.directory)
     doc["summary"] = _summary(report)
-    return doc
+    if not generate:
+        return doc
+    from mmzoo.graphs.generate_export import generator_beside
+
+    gen = generator_beside(out, None, doc.pop("summary"))
+    gen["export"] = doc
+    return gen
 
 
 def _summary(report: Any) -> dict[str, Any]:
