@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -41,7 +42,13 @@ def lean(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [str(venv / "bin" / "python"), "-m", "pip", "-q", "--disable-pip-version-check"]
     wheels = [f"numpy=={numpy.__version__}", f"onnxruntime=={onnxruntime.__version__}"]
     subprocess.run([*pip, "install", *wheels], check=True, timeout=600, capture_output=True)
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(root / "wheel"), str(REPO)], check=True, timeout=600)
+    # built from a copy of what the wheel is made of: setuptools would reuse the checkout's
+    # build/ (stale modules included)
+    source = root / "source"
+    shutil.copytree(REPO / "mmzoo", source / "mmzoo", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(root / "wheel"), str(source)], check=True, timeout=600)
     built = [str(w) for w in (root / "wheel").glob("mmzoo-*.whl")]
     subprocess.run([*pip, "install", "--no-deps", *built], check=True, timeout=600, capture_output=True)
     return venv / "bin"
