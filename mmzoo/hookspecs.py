@@ -21,7 +21,9 @@ PROJECT = "mmzoo"
 # naming both numbers, otherwise. Bump PLUGIN_API_VERSION when a hook, a spec
 # field or the model contract gains something a plugin may rely on; raise
 # MIN_PLUGIN_API only when something is taken away.
-PLUGIN_API_VERSION = 3  # 2: ModelSpec.params, build as "module:attribute", mmzoo.StateSpec; 3: Recipe.ema
+# 2: ModelSpec.params, build as "module:attribute", mmzoo.StateSpec; 3: Recipe.ema;
+# 4: mmzoo.lengths.item_length_field (config sized from the corpus), fit(..., val=) returning chosen config
+PLUGIN_API_VERSION = 4
 MIN_PLUGIN_API = 1
 
 hookspec = pluggy.HookspecMarker(PROJECT)
