@@ -87,7 +87,7 @@ class ModelSpec:
     recipe: Recipe = field(default_factory=Recipe)
     family: str = ""
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fit: Callable[..., None] | None = None
+    fit: Callable[..., Any] | None = None  # may return a dict of config values it chose (plugin API 4)
     params: int | None = None
     plugin: str = ""  # filled in by the loader: the registering distribution
     plugin_version: str = ""

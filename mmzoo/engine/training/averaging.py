@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+Params = tuple[torch.Tensor, ...] | list[torch.Tensor]
+
 
 class WeightAverage:
     """The average of `model`'s parameters, `decay` per step; buffers (BatchNorm's
@@ -44,7 +46,7 @@ class WeightAverage:
         """The decay of update n (n >= 1 earlier updates): short windows early on."""
         return min(self.decay, (1 + n) / (10 + n))
 
-    def _average(self, averaged: list[torch.Tensor], current: list[torch.Tensor], _: Any) -> None:
+    def _average(self, averaged: Params, current: Params, _: torch.Tensor | int) -> None:
         get_ema_multi_avg_fn(self.decay_at(self.updates))(averaged, current, None)
 
     @property

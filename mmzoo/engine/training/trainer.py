@@ -262,9 +262,9 @@ class Trainer:
         # a fit that takes `val` may choose settings on it (the bigram's smoothing, in
         # milliseconds); the config values it returns are recorded in model.json
         takes_val = "val" in inspect.signature(self.spec.fit).parameters
-        chosen = self.spec.fit(self.model, train.x, train.y, **({"val": (val.x, val.y)} if takes_val else {}))
+        returned = self.spec.fit(self.model, train.x, train.y, **({"val": (val.x, val.y)} if takes_val else {}))
         fields = {f.name for f in dataclasses.fields(self.config)}
-        chosen = {k: v for k, v in chosen.items() if k in fields} if isinstance(chosen, dict) else {}
+        chosen = {k: v for k, v in returned.items() if k in fields} if isinstance(returned, dict) else {}
         if chosen:
             self.config = dataclasses.replace(self.config, **chosen)
             self.log(
