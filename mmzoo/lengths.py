@@ -55,3 +55,13 @@ def fitted_config(spec: Any, config: Any, max_length: int, explicit: Iterable[st
         elif getattr(defaults, name) != 0:
             values[name] = max_length
     return dataclasses.replace(config, **values) if values else config
+
+
+def config_for_corpus(
+    spec: Any, preset: str | None, sets: dict[str, str] | None, max_length: int, source: str = ""
+) -> Any:
+    """spec.make_config(preset, sets), then fitted_config with what the preset and --set chose
+    as explicit: the one call a command that trains on a corpus makes."""
+    config = spec.make_config(preset, sets)
+    explicit = set(sets or {}) | set(spec.presets.get(preset, {}) if preset else {})
+    return fitted_config(spec, config, max_length, explicit, source)
