@@ -275,8 +275,8 @@ def test_no_bn_on_a_model_without_batchnorm_is_an_error(tmp_path: Path, capsys: 
 def test_bad_arguments_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["diagnose", "mlp", "--init", "lecun", "--out", str(tmp_path / "d")]) == 1
     assert "--init must be one of as-built, kaiming, default, naive" in capsys.readouterr().err
-    assert cli.main(["diagnose", "bigram", "--steps", "1", "--out", str(tmp_path / "d")]) == 1
-    assert "fitted by counting" in capsys.readouterr().err
+    assert cli.main(["diagnose", "bigram", "--init", "naive", "--out", str(tmp_path / "d")]) == 1
+    assert "fitted by counting, not by gradient descent: --init does not apply" in capsys.readouterr().err
 
 
 def test_missing_matplotlib_is_a_clear_error_before_training(

@@ -79,6 +79,10 @@ def run_diagnose(zoo: Any, req: DiagnoseRequest) -> tuple[dict[str, Any], str]:
     if req.init not in INIT_MODES:
         raise MmzooError(f"--init must be one of {', '.join(INIT_MODES)}, got {req.init!r}")
     spec = zoo.model(req.model)
+    if spec.fit is not None:  # counted, not trained: makemore part 1's numbers instead
+        from mmzoo.engine.commands.diagnose_bigram import run_counts
+
+        return run_counts(spec, req)
     sets, surgery = knobs(spec, req)
     config = spec.make_config(req.preset, sets)
     steps = DEFAULT_STEPS if req.steps is None else req.steps

@@ -40,6 +40,26 @@ def run_compare(
     out.mkdir(parents=True, exist_ok=True)
     doc = compare_doc(key, results)
     doc["figures"] = draw_compare(results, out)
+    doc["figures"].update(_learning_figures(spec, corpus, req, doc, out))
     atomic_write(out / "compare.json", (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
     written = [str(out / f) for f in (*doc["figures"].values(), "compare.json")]
     return {**doc, "out": str(out)}, format_table(doc, written)
+
+
+def _learning_figures(spec: Any, corpus: Any, req: Any, doc: dict[str, Any], out: Path) -> dict[str, str]:
+    """docs/learnings.md's figures: the L2 sweep of a neural bigram against the add-k
+    curve (l2-smoothing.png), and the coupling of each normalisation (coupling.png)."""
+    from mmzoo.engine.diagnose.bigram import k_curve, splits_for
+    from mmzoo.engine.diagnose.bigram_plots import draw_coupling, draw_l2
+
+    variants, figures = doc["variants"], {}
+    head = f"{doc['model']} on {doc['data']['source']}, {doc['steps']} steps, seed {doc['seed']}"
+    if all("bigram" in v for v in variants):
+        curve = k_curve(splits_for(spec, corpus, req.seed), corpus.vocab.size)
+        draw_l2(variants, curve, f"{head}: {doc['compare']} against add-k", out / "l2-smoothing.png")
+        figures["l2_smoothing"] = "l2-smoothing.png"
+    if doc["compare"] in ("norm", "bn") and all(v.get("coupling") for v in variants):
+        draw_coupling(variants, f"{head}: example 0 of {variants[0]['coupling']['batch']}, "
+                      "the other examples replaced", out / "coupling.png")  # fmt: skip
+        figures["coupling"] = "coupling.png"
+    return figures

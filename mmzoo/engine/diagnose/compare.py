@@ -93,6 +93,7 @@ def summarize_variant(variant: Variant, d: Diagnosis) -> dict[str, Any]:
         "val_loss": doc["val_loss"],
         "seconds_per_step": doc["seconds_per_step"],
         "flags": doc["flags"],
+        **{key: doc[key] for key in ("coupling", "bigram") if key in doc},  # learnings.py's sections
     }
 
 

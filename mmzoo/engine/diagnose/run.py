@@ -23,6 +23,7 @@ from mmzoo.engine.diagnose.flags import (
     find_flags,
 )
 from mmzoo.engine.diagnose.init import AS_BUILT, INIT_MODES, LAST_LAYER_SCALE, apply_init, find_head, remove_batchnorm
+from mmzoo.engine.diagnose.learnings import extras
 from mmzoo.engine.diagnose.observer import DiagnoseObserver
 from mmzoo.engine.diagnose.stats import SATURATION, SNAPSHOTS, Diagnosis, _num, focus_layers, gradient_check
 from mmzoo.engine.export.norms import norm_kinds, norm_label
@@ -80,6 +81,7 @@ def diagnose(
     val = trainer.splits["val"]
     prepared["val_loss"] = split_loss(trainer.model, val.x, val.y)
     doc = build_doc(trainer, observer, prepared, preset)
+    doc.update(extras(trainer))  # coupling, and the neural bigram's distance to the counts
     return Diagnosis(doc, observer.acts, observer.grads, observer.wgrads)
 
 
