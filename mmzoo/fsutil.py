@@ -1,8 +1,11 @@
-"""Write files so that a crash or Ctrl-C never leaves a half-written one."""
+"""Write files so that a crash or Ctrl-C never leaves a half-written one, and open
+files so that a planted symlink, a device or a FIFO is refused, never followed or waited on."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -57,3 +60,64 @@ def sync_dir(folder: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def open_regular(path: Path) -> tuple[int, int]:
+    """(fd, size) of a regular file, or MmzooError: never a device, FIFO or socket.
+
+    O_NONBLOCK so that opening a FIFO with no writer returns at once (then refused)
+    instead of waiting forever; /dev/zero or /dev/urandom would never end a read.
+    """
+    from mmzoo.errors import MmzooError
+
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise MmzooError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise MmzooError(f"{path} is a directory, not a file") from None
+    except OSError as exc:
+        raise MmzooError(f"cannot read {path}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        raise MmzooError(f"{path} is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise MmzooError(f"{path} is not a regular file (a device, FIFO or socket): refused")
+    return fd, info.st_size
+
+
+def check_regular(path: Path) -> int:
+    """The size of a regular file, or MmzooError (see open_regular): before a streamed read."""
+    fd, size = open_regular(path)
+    os.close(fd)
+    return size
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or MmzooError: a user-named
+    or run-named path is never read without bound."""
+    from mmzoo.errors import MmzooError
+
+    fd, size = open_regular(path)
+    with os.fdopen(fd, "rb") as f:
+        if size > limit:
+            raise MmzooError(f"{path} is {size:,} bytes, over the limit of {limit:,} for this file")
+        data = f.read(limit + 1)  # a file that grows while read is still bounded
+    if len(data) > limit:
+        raise MmzooError(f"{path} is over the limit of {limit:,} bytes for this file")
+    return data
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """os.open with O_NOFOLLOW: a symlink planted at `path` is refused, never followed."""
+    from mmzoo.errors import MmzooError
+
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MmzooError(f"{path} is a symbolic link: refused (mmzoo never writes through one)") from None
+        raise

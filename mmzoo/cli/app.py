@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from mmzoo.cli.output import print_info, print_json, print_samples, print_table, warn
+from mmzoo.cli.output import print_error, print_info, print_json, print_samples, print_table, warn
 from mmzoo.contract import DEFAULT_OPSET
 from mmzoo.errors import MmzooError, os_error_line
 from mmzoo.pretrained import fallback
@@ -359,10 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             _zoo().warn_broken()
         app(args=argv, prog_name="mmzoo", standalone_mode=True)
     except MmzooError as exc:
-        print(f"mmzoo: error: {exc}", file=sys.stderr)
+        print_error(str(exc), argv)
         return exc.exit_code
     except OSError as exc:  # disk full, permission denied, ...: what the OS said, on one line
-        print(f"mmzoo: error: {os_error_line(exc)}", file=sys.stderr)
+        print_error(os_error_line(exc), argv)
         return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

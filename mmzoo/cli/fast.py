@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mmzoo.cli.output import print_error
 from mmzoo.errors import MmzooError, os_error_line
 
 
@@ -113,10 +114,10 @@ def try_fast(argv: list[str]) -> int | None:
         else:
             _info(args)
     except MmzooError as exc:
-        print(f"mmzoo: error: {exc}", file=sys.stderr)
+        print_error(str(exc), argv)
         return exc.exit_code
     except OSError as exc:
-        print(f"mmzoo: error: {os_error_line(exc)}", file=sys.stderr)
+        print_error(os_error_line(exc), argv)
         return 1
     return 0
 

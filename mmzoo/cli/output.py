@@ -10,15 +10,20 @@ from typing import Any
 
 
 def escape_controls(text: str) -> str:
-    """Control characters, line separators and lone surrogates as escapes (\\n, \\x1b, \\u2028),
-    so an item stays on one line and nothing reaches the terminal raw."""
-    if text.isprintable():
+    """Control characters, line separators, bidi overrides and lone surrogates as escapes
+    (\\n, \\x1b, \\u2028, \\u202e), so an item stays on one line and nothing reaches the terminal raw."""
+    if text.isprintable() and BIDI_CONTROLS.isdisjoint(text):
         return text
     return "".join(c if c.isprintable() or c == " " else _escape(c) for c in text)
 
 
+# Bidirectional embeddings, overrides and isolates (U+202E turns "gpj.exe" around):
+# they reorder the terminal's text, so they are shown as escapes too.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _escape(c: str) -> str:
-    if unicodedata.category(c) not in ("Cc", "Zl", "Zp", "Cs"):
+    if unicodedata.category(c) not in ("Cc", "Zl", "Zp", "Cs") and c not in BIDI_CONTROLS:
         return c  # e.g. a zero-width joiner: harmless, and part of some names
     code = ord(c)
     return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
@@ -62,6 +67,14 @@ def print_plain_table(
         lines += ["  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def print_error(message: str, argv: Sequence[str]) -> None:
+    """The one error line on stderr, escaped (it may quote names from a file); under --json
+    also {"error": ...} on stdout, so a program reading stdout gets a document either way."""
+    print(f"mmzoo: error: {escape_controls(message)}", file=sys.stderr)
+    if "--json" in argv:
+        print_json({"error": message})
 
 
 def warn(message: str) -> None:

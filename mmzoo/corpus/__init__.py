@@ -13,8 +13,10 @@ from mmzoo.checks import MAX_ITEM_LIMIT
 from mmzoo.contract import BOUNDARY, SPLIT_FRACTIONS, SPLIT_SEED
 from mmzoo.datasets import BUILTIN_CORPUS
 from mmzoo.errors import MmzooError, UsageError
+from mmzoo.fsutil import read_regular
 
 DEFAULT_MAX_ITEM_LENGTH = 10_000  # characters; memory grows as items x longest item
+MAX_CORPUS_BYTES = 1 << 30  # read into memory at once; larger files are streamed (mmzoo.corpus.store)
 
 
 @dataclass(frozen=True)
@@ -98,14 +100,7 @@ def read_items(path: Path, max_item_length: int | None = None) -> tuple[list[str
     whitespace stripped, empty lines dropped. Also returns the bytes' sha256.
     A line longer than `max_item_length` is refused before any tensor is sized by it."""
     limit = check_item_limit(max_item_length)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise MmzooError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise MmzooError(f"{path} is a directory, not a text file") from None
-    except OSError as exc:
-        raise MmzooError(f"cannot read {path}: {exc.strerror}") from None
+    raw = read_regular(path, MAX_CORPUS_BYTES)  # /dev/zero or a FIFO: refused, never read or waited on
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -142,7 +137,8 @@ def load_corpus(source: str | Path | None = None, max_item_length: int | None = 
         items, digest = read_items(path, max_item_length)
         return Corpus(items, source, digest)
     items, digest = read_items(path, max_item_length)
-    return Corpus(items, str(path), digest)
+    # Absolute: model.json stores it, and the run must find its data from any folder.
+    return Corpus(items, str(path.resolve()), digest)
 
 
 def split_items(items: list[str], seed: int = SPLIT_SEED) -> dict[str, list[str]]:

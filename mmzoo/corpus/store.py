@@ -29,8 +29,9 @@ import numpy as np
 from mmzoo.contract import BOUNDARY, SPLIT_FRACTIONS
 from mmzoo.corpus import TrainingCorpus, Vocab
 from mmzoo.errors import MmzooError
+from mmzoo.fsutil import check_regular
 
-STORE_FORMAT = 2
+STORE_FORMAT = 3  # 3: meta.json carries arrays_sha256
 CHUNK_BYTES = 4 << 20  # bytes decoded at a time while building
 HASH_BYTES = 8 << 20
 # Files at least this big are streamed into the store; smaller ones load as a list of
@@ -46,7 +47,15 @@ def cache_root() -> Path:
 
 def stream_min_bytes() -> int:
     value = os.environ.get("MMZOO_STREAM_MIN_BYTES")
-    return STREAM_MIN_BYTES if value is None else int(value)
+    if value is None:
+        return STREAM_MIN_BYTES
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise MmzooError(f"MMZOO_STREAM_MIN_BYTES must be a whole number of bytes >= 0, got {value!r}")
+    return number
 
 
 def file_sha256(path: Path) -> str:
@@ -176,37 +185,76 @@ def open_store(path: Path, cache: Path | None = None) -> TokenStore:
     """The store of a text file: memory-mapped from the cache, or built and cached."""
     path = Path(path)
     _check_readable(path)
+    source = str(path.resolve())  # absolute, as load_corpus: model.json stores it
     digest = file_sha256(path)
     folder = (cache or cache_root()) / digest
-    store = _load_cached(folder, digest, str(path))
+    store = _load_cached(folder, digest, source)
     if store is not None:
         return store
     tokens, offsets, chars = build_arrays(path)
     shutil.rmtree(folder, ignore_errors=True)  # a damaged or older cache: replaced
     _write_cache(folder, tokens, offsets, chars)
-    cached = _load_cached(folder, digest, str(path))
-    return cached or TokenStore(tokens, offsets, chars, digest, str(path))
+    cached = _load_cached(folder, digest, source)
+    return cached or TokenStore(tokens, offsets, chars, digest, source)
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise MmzooError(f"no such file: {path}")
-    if path.is_dir():
-        raise MmzooError(f"{path} is a directory, not a text file")
-    if not os.access(path, os.R_OK):
-        raise MmzooError(f"cannot read {path}: permission denied")
+    check_regular(path)  # a device or a FIFO is refused: neither hashing nor building would end
 
 
 def _load_cached(folder: Path, digest: str, source: str) -> TokenStore | None:
+    """The cached store, or None (absent, of another format, or inconsistent): rebuild.
+
+    The cache is a file like any other: its meta.json and arrays are checked against
+    each other (shapes, types, offsets rising from 0 to the token count, ids inside the
+    vocabulary) before anything is indexed by them."""
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        if meta.get("format") != STORE_FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") != STORE_FORMAT:
             return None
-        tokens = np.load(folder / "tokens.npy", mmap_mode="r")
-        offsets = np.load(folder / "offsets.npy", mmap_mode="r")
-    except (OSError, ValueError):
+        tokens = np.load(folder / "tokens.npy", mmap_mode="r", allow_pickle=False)
+        offsets = np.load(folder / "offsets.npy", mmap_mode="r", allow_pickle=False)
+        chars, longest = meta.get("chars"), meta.get("longest")
+        if not isinstance(chars, list) or not _consistent(tokens, offsets, chars, longest):
+            return None
+        if meta.get("arrays_sha256") != _arrays_sha256(tokens, offsets, chars):
+            return None
+    except (OSError, ValueError, TypeError):
         return None  # absent or damaged: rebuild
-    return TokenStore(tokens, offsets, tuple(meta["chars"]), digest, source, folder, meta.get("longest"))
+    return TokenStore(tokens, offsets, tuple(chars), digest, source, folder, longest)
+
+
+def _arrays_sha256(tokens: np.ndarray, offsets: np.ndarray, chars: list[str]) -> str:
+    """Of the arrays and the characters together: a cache damaged or edited after it was
+    written (the folder's name is only the text file's hash) no longer matches."""
+    digest = hashlib.sha256(json.dumps(chars).encode("utf-8"))
+    for array_ in (tokens, offsets):
+        digest.update(f"{array_.dtype.str}{len(array_)}".encode())
+        for start in range(0, len(array_), HASH_BYTES):
+            digest.update(np.ascontiguousarray(array_[start : start + HASH_BYTES]).tobytes())
+    return digest.hexdigest()
+
+
+def _consistent(tokens: np.ndarray, offsets: np.ndarray, chars: object, longest: object) -> bool:
+    if not isinstance(chars, list) or not chars or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+        return False
+    if chars != sorted(set(chars)) or (longest is not None and (type(longest) is not int or longest < 0)):
+        return False
+    if tokens.ndim != 1 or offsets.ndim != 1 or len(offsets) < 2:
+        return False
+    if tokens.dtype.kind != "u" or offsets.dtype not in (np.dtype(np.uint32), np.dtype(np.int64)):
+        return False
+    if int(offsets[0]) != 0 or int(offsets[-1]) != len(tokens):
+        return False
+    step = 1 << 22
+    for start in range(0, len(offsets) - 1, step):  # in chunks: bounded temporaries
+        if (np.diff(offsets[start : start + step + 1].astype(np.int64)) < 0).any():
+            return False
+    for start in range(0, len(tokens), step):
+        block = tokens[start : start + step]
+        if len(block) and (int(block.min()) < 1 or int(block.max()) > len(chars)):
+            return False
+    return longest is None or longest == longest_item(offsets)
 
 
 def _write_cache(folder: Path, tokens: np.ndarray, offsets: np.ndarray, chars: tuple[str, ...]) -> None:
@@ -221,6 +269,7 @@ def _write_cache(folder: Path, tokens: np.ndarray, offsets: np.ndarray, chars: t
         np.save(tmp / "offsets.npy", offsets)
         meta = {"format": STORE_FORMAT, "chars": list(chars), "items": len(offsets) - 1, "tokens": len(tokens)}
         meta["longest"] = longest_item(offsets)
+        meta["arrays_sha256"] = _arrays_sha256(tokens, offsets, list(chars))
         (tmp / "meta.json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
         os.rename(tmp, folder)
     except OSError:

@@ -8,7 +8,10 @@ import json
 from pathlib import Path
 
 from mmzoo.errors import MmzooError
+from mmzoo.fsutil import read_regular
 from mmzoo.runs.meta import RunMeta, parse_meta
+
+MAX_RUN_FILE_BYTES = 1 << 31  # a checkpoint or its JSON; mmzoo's models are kilobytes to megabytes
 
 WEIGHTS = "model.safetensors"
 META = "model.json"
@@ -31,12 +34,10 @@ def prev_path(weights: Path) -> Path:
 
 def read_bytes(path: Path, missing: str) -> bytes:
     """The file's bytes; `missing` is the error when it does not exist."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise MmzooError(missing) from None
-    except OSError as exc:
-        raise MmzooError(f"cannot read {path}: {exc.strerror}") from None
+    if not path.exists() and not path.is_symlink():
+        raise MmzooError(missing)
+    # A run folder is data: a model.json that is a FIFO or a link to /dev/zero is refused, not read.
+    return read_regular(path, MAX_RUN_FILE_BYTES)
 
 
 def load_meta(path: Path, last: bool = False) -> RunMeta:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 from pathlib import Path
 from types import TracebackType
 
 from mmzoo.errors import MmzooError
+from mmzoo.fsutil import open_nofollow
 
 
 def lock_path(target: Path) -> Path:
@@ -36,8 +38,8 @@ class TargetLock:
         except OSError as exc:
             raise MmzooError(f"cannot create {path.parent}: {exc.strerror}") from None
         for _ in range(10):
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # O_NOFOLLOW: a symlink planted as the lock file would have its target truncated
+                fd = open_nofollow(path, os.O_RDWR | os.O_CREAT)
             except OSError as exc:
                 raise MmzooError(f"cannot lock {self.target}: {exc.strerror} ({path})") from None
             try:
@@ -54,6 +56,9 @@ class TargetLock:
                 same = os.stat(path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
                 same = False
+            if same and not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise MmzooError(f"cannot lock {self.target}: {path} is not a regular file")
             if same:
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{self.what} (pid {os.getpid()})".encode())

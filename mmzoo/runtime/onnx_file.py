@@ -11,6 +11,7 @@ with the graph itself: vocab length = logits width, declared mode = actual input
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from mmzoo.checks import MAX_CONTEXT, MAX_ITEM_LIMIT, check_vocab, need_str, parse_int
 from mmzoo.contract import FORMAT_VERSION, GENERATE, MODES, REQUIRED_KEYS, SEQUENCE, STEP, WINDOW
 from mmzoo.errors import MmzooError
+from mmzoo.fsutil import open_regular
 from mmzoo.runtime.onnx_schema import model_proto_class
 
 MAX_ONNX_BYTES = 1 << 30  # protobuf itself stops at 2 GiB; mmzoo's models are kilobytes to megabytes
@@ -42,15 +44,13 @@ def read_checked(path: Path) -> bytes:
         if (path / "model.json").exists():
             raise MmzooError(f"{path} is a run folder, not an .onnx file: export it first with `mmzoo export {path}`")
         raise MmzooError(f"{path} is a folder, not an .onnx file")
-    try:
-        size = path.stat().st_size
+    fd, size = open_regular(path)  # a device (/dev/zero) or a FIFO is refused, never read or waited on
+    with os.fdopen(fd, "rb") as f:
         if size > MAX_ONNX_BYTES:
             raise MmzooError(f"{path} is {size:,} bytes: too large for an mmzoo export")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MmzooError(f"no such file: {path}") from None
-    except OSError as exc:
-        raise MmzooError(f"cannot read {path}: {exc.strerror}") from None
+        data = f.read(MAX_ONNX_BYTES + 1)
+    if len(data) > MAX_ONNX_BYTES:
+        raise MmzooError(f"{path} grew past {MAX_ONNX_BYTES:,} bytes while it was read")
     check_model(parse(data, path), path)
     return data
 

@@ -201,10 +201,16 @@ def _save(fig: Any, path: Path) -> None:
 
     from PIL import Image  # a dependency of matplotlib itself
 
+    from mmzoo.fsutil import atomic_write
+
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
+    png = io.BytesIO()
     with Image.open(buffer) as image:
-        image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+        image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(png, "PNG", optimize=True)
+    # A temp name and a rename: a symlink planted at `path` is replaced, never written through,
+    # and a kill mid-write never leaves a truncated PNG under the figure's name.
+    atomic_write(path, png.getvalue())
 
 
 def _f(x: float | None) -> str:
