@@ -83,7 +83,7 @@ def main() -> int:
 def eager_tables(args: argparse.Namespace) -> list[str]:
     """mlp-bn: the onnxruntime loop against eager torch, and the commands' start-up."""
     from mmzoo.engine.opened_run import open_run
-    from mmzoo.runs.find import newest_run
+    from mmzoo.runs.folder import newest_run
     from mmzoo.runtime import OnnxSampler
 
     run_dir = args.run or newest_run("mlp-bn")

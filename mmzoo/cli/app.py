@@ -144,6 +144,9 @@ def cmd_train(
     nproc: int | None = typer.Option(None, "--nproc", help="Data-parallel over N processes (runs torchrun)."),
     as_json: bool = JSON_OPT,
     max_item_length: int | None = MAX_ITEM_OPT,
+    patience: int | None = typer.Option(
+        None, "--patience", help="Stop after N evaluations without a better val (default 3; 0: never)."
+    ),
 ) -> None:
     """Train a model; the best checkpoint by val loss is kept in the run folder."""
     if nproc is not None:
@@ -152,8 +155,9 @@ def cmd_train(
         raise typer.Exit(launch(nproc, sys.argv[1:]))
     from mmzoo.engine.commands.train import TrainRequest, train_command
 
-    req = TrainRequest(model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume, quiet=as_json,
-                       max_item_length=max_item_length, device=device, threads=threads, ema=ema)  # fmt: skip
+    req = TrainRequest(model, data, steps, batch_size, lr, seed, _parse_sets(sets), preset, out, resume,
+                       max_item_length=max_item_length, device=device, threads=threads, ema=ema,
+                       patience=patience)  # fmt: skip
     result = train_command(_zoo(), req)
     if as_json and result["rank"] == 0:
         print_json(result)

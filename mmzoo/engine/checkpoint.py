@@ -25,7 +25,7 @@ from mmzoo.runs.folder import (
     load_meta,
     pair_matches,
     prev_path,
-    read_bytes,
+    read_pair,
 )
 from mmzoo.runs.meta import CHECKPOINT_FORMAT, RunMeta
 
@@ -67,14 +67,16 @@ def save(directory: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 
 
 def load(path: Path, last: bool = False) -> tuple[dict[str, torch.Tensor], RunMeta]:
-    """(tensors, meta) from a run folder, its model.json or its model.safetensors.
-    The weights must match the sha256 in the JSON and be finite."""
-    directory = checkpoint_dir(path)
-    meta = load_meta(directory, last)
-    weights = directory / (LAST_WEIGHTS if last else WEIGHTS)
-    data = read_bytes(weights, f"{directory} has no {weights.name}")
-    if hashlib.sha256(data).hexdigest() != meta.weights_sha256:
-        data = _previous_half(weights, meta.weights_sha256)
+    """(tensors, meta) from a run folder, its model.json or its model.safetensors."""
+    tensors, meta, _ = load_target(path, last)
+    return tensors, meta
+
+
+def load_target(target: str | Path, last: bool = False) -> tuple[dict[str, torch.Tensor], RunMeta, Path]:
+    """(tensors, meta, run folder) of a target: a run folder, a checkpoint file or a model
+    name (its newest run). The bytes are checked against the JSON's sha256 by
+    runs.folder.read_pair; here they become tensors, which must be finite."""
+    meta, data, weights = read_pair(target, last)
     try:
         tensors = load_tensors(data)
     except (SafetensorError, ValueError) as exc:
@@ -82,16 +84,4 @@ def load(path: Path, last: bool = False) -> tuple[dict[str, torch.Tensor], RunMe
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise MmzooError(f"{weights} holds NaN or infinite weights ({', '.join(bad[:3])})")
-    return tensors, meta
-
-
-def _previous_half(weights: Path, sha256: str) -> bytes:
-    """A crash between the two renames of `save` leaves new weights beside the old JSON;
-    the old weights are still there under the `.prev` name, and they match it."""
-    try:
-        data = prev_path(weights).read_bytes()
-    except OSError:
-        data = b""
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise MmzooError(f"{weights} is damaged: its sha256 does not match the one in its JSON")
-    return data
+    return tensors, meta, weights.parent

@@ -9,14 +9,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import torch
 import torch.nn as nn
 
 from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Corpus, Vocab, split_items
 from mmzoo.engine import checkpoint
 from mmzoo.engine.data.batches import SplitTensors, tensorize
 from mmzoo.errors import MmzooError
-from mmzoo.runs.find import resolve, spec_of_run
 from mmzoo.runs.meta import RunMeta
+from mmzoo.runs.spec import spec_of_run
+from mmzoo.threads import choose_threads
 
 
 @dataclass
@@ -33,12 +35,6 @@ class OpenedRun:
     def streamed(self) -> bool:
         """Trained from a token store: its splits come as capped samples (engine/data/token_batches.py)."""
         return self.meta.data.streamed
-
-    def use_threads(self, threads: int | None) -> int:
-        """Apply the thread policy for this run's network size (mmzoo.threads)."""
-        from mmzoo.engine.threads import use_threads
-
-        return use_threads(threads, self.meta.params)
 
     def corpus(self, max_item_length: int | None = None) -> Corpus:
         """The in-memory corpus the run was trained on, if it is still where it was and
@@ -78,7 +74,9 @@ class OpenedRun:
             train, val = export_splits(self.meta, self.model)
             return train, val, None
         splits = self.split_items()
-        return self.tensors(splits["train"]), self.tensors(splits["val"]), splits["train"]
+        train = tensorize(splits["train"], self.vocab, self.meta.max_length, self.model)
+        val = tensorize(splits["val"], self.vocab, self.meta.max_length, self.model)
+        return train, val, splits["train"]
 
     def eval_data(self, max_item_length: int | None = None) -> dict[str, tuple[int, SplitTensors]]:
         """(items, tensors) of each split; a streamed corpus gives capped samples."""
@@ -90,22 +88,16 @@ class OpenedRun:
         return {name: (len(items), self.tensors(items)) for name, items in named.items()}
 
 
-def build_model(spec: Any, meta: RunMeta, directory: Path) -> nn.Module:
-    """The network a run's metadata describes, untrained."""
+def open_run(target: str | Path, threads: int | None = None, spec: Any = None) -> OpenedRun:
+    """A run folder, checkpoint file or model name (its newest run), opened: its weights
+    loaded into its network, and torch's threads set for its size (mmzoo.threads).
+    `spec` overrides the installed plugins' (the test kit checks a plugin not installed)."""
+    tensors, meta, directory = checkpoint.load_target(target)
+    spec = spec or spec_of_run(directory, meta)
     try:
-        config = spec.config(**meta.config)
+        model = spec.create(spec.config(**meta.config), len(meta.vocab))
     except TypeError as exc:
         raise MmzooError(f"{directory}: config does not fit this version of {spec.name}: {exc}") from None
-    return spec.create(config, len(meta.vocab))
-
-
-def open_run(target: str | Path, spec: Any = None) -> OpenedRun:
-    """A run folder, checkpoint file or model name (its newest run), opened. `spec`
-    overrides the installed plugins' (the test kit checks a plugin not installed yet)."""
-    directory = resolve(str(target))
-    tensors, meta = checkpoint.load(directory)
-    spec = spec or spec_of_run(directory, meta)
-    model = build_model(spec, meta, directory)
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:
@@ -114,4 +106,7 @@ def open_run(target: str | Path, spec: Any = None) -> OpenedRun:
             f"{directory}: weights do not fit {spec.name}: {first[1] if len(first) > 1 else first[0]}"
         ) from None
     model.eval()
+    n, _ = choose_threads(meta.params, threads)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
     return OpenedRun(directory, meta, model)

@@ -1,3 +1,4 @@
-"""Run folders, torch-free: what a folder holds and its checked metadata (meta.py,
-folder.py), finding a run by model name (find.py), one writer at a time (lock.py),
-and naming, staging and publishing a new run (writer.py)."""
+"""Run folders, torch-free: what a folder holds, which folder a target names and its
+checked files (folder.py), the metadata parsed once (meta.py, RunMeta), the plugin
+spec that rebuilds a run (spec.py), one writer at a time (lock.py), and naming,
+staging and publishing a new run (writer.py)."""

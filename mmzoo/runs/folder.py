@@ -1,5 +1,7 @@
-"""What a run folder holds (file names, the checked JSON) and what a target names.
-Torch-free: listing, resolving and checking runs never needs the weights."""
+"""What a run folder holds (file names, the checked JSON, the weights' bytes checked
+against their sha256) and which folder a target names (`mlp-bn`: its newest run).
+Torch-free: finding, reading and checking a run never needs torch; engine/checkpoint.py
+turns the checked bytes into tensors."""
 
 from __future__ import annotations
 
@@ -18,6 +20,30 @@ META = "model.json"
 LAST_WEIGHTS = "last.safetensors"  # model + optimizer + rng, for --resume
 LAST_META = "last.json"
 PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt"}
+RUNS_ROOT = Path("runs")  # runs/MODEL/<timestamp>/, relative to where mmzoo runs
+
+
+def newest_run(model_name: str, root: Path = RUNS_ROOT) -> Path | None:
+    folder = root / model_name
+    if not folder.is_dir():
+        return None
+    # a hidden `.NAME.partial` is a run still being made (mmzoo.engine.commands.train)
+    runs = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (p / META).is_file())
+    return runs[-1] if runs else None
+
+
+def resolve(target: str, root: Path = RUNS_ROOT) -> Path:
+    """A run folder, a checkpoint file, or a model name (its newest run)."""
+    path = Path(target)
+    if path.exists() or "/" in target or path.suffix:
+        return checkpoint_dir(path)
+    run = newest_run(target, root)
+    if run is not None:
+        return run
+    from mmzoo.plugins import get_zoo
+
+    get_zoo().model(target)  # unknown name: error with suggestions
+    raise MmzooError(f"no run of {target} in {root}/: train it first with `mmzoo train {target}`")
 
 
 def pair_matches(weights: Path, meta: Path) -> bool:
@@ -68,3 +94,22 @@ def _looks_pickled(path: Path) -> bool:
     with open(path, "rb") as f:
         head = f.read(2)
     return head[:1] == b"\x80" or head == b"PK"
+
+
+def read_pair(target: str | Path, last: bool = False) -> tuple[RunMeta, bytes, Path]:
+    """(meta, the weights' bytes, the weights' path) of a target (see resolve), the
+    bytes matching the sha256 in the JSON. A crash between the two renames of a save
+    leaves new weights beside the old JSON; the old weights are still there under the
+    `.prev` name, and they match it."""
+    directory = resolve(str(target))
+    weights = directory / (LAST_WEIGHTS if last else WEIGHTS)
+    meta = load_meta(directory, last)  # first: a folder without model.json is "not an mmzoo run"
+    data = read_bytes(weights, f"{directory} has no {weights.name}")
+    if hashlib.sha256(data).hexdigest() != meta.weights_sha256:
+        try:
+            data = prev_path(weights).read_bytes()
+        except OSError:
+            data = b""
+        if hashlib.sha256(data).hexdigest() != meta.weights_sha256:
+            raise MmzooError(f"{weights} is damaged: its sha256 does not match the one in its JSON")
+    return meta, data, weights

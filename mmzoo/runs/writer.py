@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mmzoo.fsutil import sync_dir
-from mmzoo.runs.find import RUNS_ROOT
-from mmzoo.runs.folder import META
+from mmzoo.runs.folder import META, RUNS_ROOT
 from mmzoo.runs.lock import lock_path
 
 METRICS = "metrics.jsonl"

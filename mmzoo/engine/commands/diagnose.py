@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmzoo.errors import MmzooError
+from mmzoo.errors import MmzooError, UsageError
 
 DEFAULT_STEPS = 1000
 
@@ -39,7 +39,7 @@ class DiagnoseRequest:
 
 def default_out(model_name: str) -> Path:
     """runs/MODEL/diagnose-<timestamp>: beside the model's runs, never mistaken for one (no checkpoint)."""
-    from mmzoo.runs.find import RUNS_ROOT
+    from mmzoo.runs.folder import RUNS_ROOT
     from mmzoo.runs.writer import stamped_path
 
     return stamped_path(RUNS_ROOT / model_name, "diagnose-")
@@ -78,6 +78,10 @@ def run_diagnose(zoo: Any, req: DiagnoseRequest) -> tuple[dict[str, Any], str]:
 
     if req.init not in INIT_MODES:
         raise MmzooError(f"--init must be one of {', '.join(INIT_MODES)}, got {req.init!r}")
+    from mmzoo.engine.commands.train import MAX_SEED
+
+    if not 0 <= req.seed <= MAX_SEED:  # as train: torch's generators take 64 bits, and -1 is no seed
+        raise UsageError(f"--seed must be between 0 and 2**63-1, got {req.seed}")
     spec = zoo.model(req.model)
     if spec.fit is not None:  # counted, not trained: makemore part 1's numbers instead
         from mmzoo.engine.commands.diagnose_bigram import run_counts

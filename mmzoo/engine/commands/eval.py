@@ -25,9 +25,8 @@ def evaluate(
     from mmzoo.engine.opened_run import open_run
 
     where = resolve_device(device)  # a bad --device fails before any loading
-    run = open_run(target)
+    run = open_run(target, threads)
     run.model.to(where)  # split_loss sends each chunk to the model's device
-    run.use_threads(threads)
     if data is None:
         named = run.eval_data(max_item_length)  # a streamed corpus: each split on a capped uniform sample
     else:

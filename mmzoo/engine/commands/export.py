@@ -27,8 +27,7 @@ def run_export(
     from mmzoo.engine.opened_run import open_run
     from mmzoo.runs.lock import TargetLock
 
-    run = open_run(target)
-    run.use_threads(threads)
+    run = open_run(target, threads)
     out = Path(out) if out is not None else EXPORT_DIR / f"{run.meta.model}.onnx"
     check_out(out)
     train, val, train_items = run.export_data()

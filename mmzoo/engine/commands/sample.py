@@ -11,8 +11,7 @@ def sample_checkpoint(target: str, options: SampleOptions, threads: int | None =
     from mmzoo.engine.opened_run import open_run
     from mmzoo.engine.torch_sampling import TorchStepper
 
-    run = open_run(target)
-    run.use_threads(threads)
+    run = open_run(target, threads)
     samples = generate(TorchStepper(run.model), list(run.meta.vocab), run.meta.max_length, options)
     doc: dict[str, Any] = {"model": run.meta.model, "source": str(run.directory), "samples": samples}
     splits = run.training_splits()

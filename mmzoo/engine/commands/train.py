@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ class TrainRequest:
     device: str | None = None
     threads: int | None = None  # torch threads; None: the policy of mmzoo.threads
     ema: float | None = None  # the recipe's weight-average decay, overridden
+    patience: int | None = None  # evaluations without a new best before stopping; 0 never; None the default
 
 
 def train_command(zoo: Zoo, req: TrainRequest) -> dict[str, Any]:
@@ -96,17 +98,35 @@ class TrainJob:
     seed: int
     final: Path  # the run folder, once published
     resume: bool
+    patience: int = 0  # early stopping (mmzoo.corpus.sizing.PATIENCE by default)
+    recipe_note: str = ""  # how the recipe was fitted to the corpus, for the first lines
 
 
 def _new_job(spec: ModelSpec, req: TrainRequest, parallel: Parallel) -> TrainJob:
+    from mmzoo.corpus.sizing import fitted_recipe, training_chars
     from mmzoo.corpus.store import load_training_corpus
     from mmzoo.runs.writer import default_run_path
 
     config = spec.make_config(req.preset, req.sets)
     recipe = _recipe_with_flags(spec.recipe, req)
     corpus = parallel.main_first(lambda: load_training_corpus(req.data, req.max_item_length))  # rank 0 first
+    note = f"{recipe.steps:,} steps (--steps)"
+    if req.steps is None:  # the tuned steps, scaled to this corpus (mmzoo/corpus/sizing.py)
+        sizing = fitted_recipe(recipe, training_chars(corpus))
+        recipe, note = sizing.recipe, sizing.describe()
     final = parallel.agree(req.out if req.out is not None else default_run_path(spec.name))  # rank 0's name
-    return TrainJob(spec, config, recipe, corpus, req.seed, Path(final), resume=False)
+    return TrainJob(spec, config, recipe, corpus, req.seed, Path(final), resume=False,
+                    patience=_patience(req), recipe_note=note)  # fmt: skip
+
+
+def _patience(req: TrainRequest) -> int:
+    from mmzoo.corpus.sizing import PATIENCE
+
+    if req.patience is None:
+        return PATIENCE
+    if req.patience < 0:
+        raise UsageError(f"--patience must be >= 0 (0: never stop early), got {req.patience}")
+    return req.patience
 
 
 FLAGS = {"steps": "--steps", "batch_size": "--batch-size", "lr": "--lr", "ema": "--ema"}
@@ -141,7 +161,7 @@ def _check_new_out(out: Path) -> None:
 
 
 def _resume_target(spec: ModelSpec, req: TrainRequest) -> Path:
-    from mmzoo.runs.find import newest_run
+    from mmzoo.runs.folder import newest_run
 
     if req.batch_size is not None or req.lr is not None or req.ema is not None:
         raise UsageError("--lr, --batch-size or --ema cannot change a resumed run; it continues with its own recipe")
@@ -172,7 +192,7 @@ def _resume_job(spec: ModelSpec, final: Path, req: TrainRequest, parallel: Paral
     corpus = parallel.main_first(lambda: load_training_corpus(req.data or last.data.source, limit))
     if corpus.sha256 != last.data.sha256:
         raise MmzooError(f"{corpus.source} has changed since the run started: cannot resume")
-    return TrainJob(spec, config, recipe, corpus, last.split_seed, final, resume=True)
+    return TrainJob(spec, config, recipe, corpus, last.split_seed, final, resume=True, patience=_patience(req))
 
 
 def _execute(job: TrainJob, quiet: bool, parallel: Parallel, threads: int | None) -> TrainResult:
@@ -180,6 +200,7 @@ def _execute(job: TrainJob, quiet: bool, parallel: Parallel, threads: int | None
     is staged and appears under its name with its first checkpoint. Under torchrun,
     ranks other than 0 train alongside, read the folder on resume and write nothing."""
     from mmzoo.engine.threads import params_of, use_threads
+    from mmzoo.engine.training.progress import ProgressReport
     from mmzoo.engine.training.trainer import TrainingDiverged, train
     from mmzoo.runs.writer import RunFolder
 
@@ -189,15 +210,17 @@ def _execute(job: TrainJob, quiet: bool, parallel: Parallel, threads: int | None
                      job.resume, log=lambda msg: None, parallel=parallel)  # fmt: skip
 
     folder = RunFolder.existing(job.final) if job.resume else RunFolder.new(job.final)
-    log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
-    if not quiet:
-        unit = "thread" if n == 1 else "threads"
-        print(f"training {job.spec.name} on {job.corpus.source} ({len(job.corpus):,} items, {n} {unit}) "
-              f"-> {job.final}", file=sys.stderr)  # fmt: skip
+    say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
+    unit = "thread" if n == 1 else "threads"
+    say(f"training {job.spec.name} on {job.corpus.source} ({len(job.corpus):,} items, {n} {unit}) -> {job.final}")
+    if job.recipe_note and job.spec.fit is None:
+        say(f"recipe: {job.recipe_note}; evaluating every {job.recipe.eval_every:,}, stopping after "
+            f"{job.patience} without a better val" if job.patience else f"recipe: {job.recipe_note}")  # fmt: skip
+    _warn_if_too_small(job, say)
     try:
-        with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-            result = train(job.spec, job.corpus, job.config, job.recipe, job.seed, folder, job.resume,
-                           log=log, progress=progress, parallel=parallel)  # fmt: skip
+        with ProgressReport(live=not quiet and sys.stderr.isatty(), say=say) as progress:
+            result = train(job.spec, job.corpus, job.config, job.recipe, job.seed, folder, job.resume, log=say,
+                           progress=None if quiet else progress, parallel=parallel, patience=job.patience)  # fmt: skip
     except TrainingDiverged as exc:
         kept = f"the last good checkpoint is kept in {job.final}" if folder.published else "no checkpoint was saved"
         raise MmzooError(f"{exc}: try a lower --lr; {kept}") from None
@@ -205,6 +228,10 @@ def _execute(job: TrainJob, quiet: bool, parallel: Parallel, threads: int | None
         folder.discard_unpublished()
     if not folder.published:
         raise MmzooError("training saved no checkpoint (the val loss was never finite)")
+    if result.stopped_early:
+        say(f"stopped early at step {result.step:,}: no better val in {job.patience} evaluations "
+            f"(the best checkpoint is kept; --patience 0 trains all {job.recipe.steps:,} steps)")  # fmt: skip
+    result.baseline_val_loss = _baseline(job, result, say)
     from mmzoo.engine.export.causality import suspicious_loss_warning
 
     warning = suspicious_loss_warning(result.best_val_loss, job.corpus.item_list() or [])
@@ -213,42 +240,31 @@ def _execute(job: TrainJob, quiet: bool, parallel: Parallel, threads: int | None
     return result
 
 
-class _progress:
-    """A rich progress bar with the live loss, on a terminal only."""
+def _warn_if_too_small(job: TrainJob, say: Callable[[str], None]) -> None:
+    from mmzoo.corpus.sizing import PARAMS_PER_CHAR, training_chars
+    from mmzoo.engine.threads import params_of
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-        self.task: Any = None
+    params, chars = params_of(job.spec, job.config, job.corpus.vocab.size), training_chars(job.corpus)
+    if job.spec.fit is None and params is not None and params > PARAMS_PER_CHAR * max(chars, 1):
+        say(f"mmzoo: warning: {params:,} parameters for {chars:,} training characters: {job.spec.name} can "
+            f"memorise this corpus; watch the val loss against the bigram baseline at the end")  # fmt: skip
 
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.bar = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}  best val {task.fields[val]}"),
-            TimeRemainingColumn(),
-            transient=False,
-        )
-        self.bar.start()
-        self.task = self.bar.add_task("train", total=1, loss="-", val="-")
+def _baseline(job: TrainJob, result: TrainResult, say: Callable[[str], None]) -> float | None:
+    """The bigram count model's val loss on the same split (milliseconds), said beside the
+    run's, with a warning if the network ended worse; None for a streamed corpus."""
+    from mmzoo.corpus import split_items
+    from mmzoo.corpus.sizing import bigram_baseline
 
-        def update(step: int, total: int, loss: float, best_val: float) -> None:
-            if step % 20 == 0 or step == total:
-                self.bar.update(
-                    self.task,
-                    completed=step,
-                    total=total,
-                    loss=f"{loss:.4f}",
-                    val="-" if best_val == float("inf") else f"{best_val:.4f}",
-                )
-
-        return update
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    items = job.corpus.item_list()
+    if items is None or job.spec.fit is not None:
+        return None
+    splits = split_items(items, job.seed)
+    baseline, k = bigram_baseline(splits["train"], splits["val"], job.corpus.vocab)
+    say(f"baseline: the bigram count model (add-{k:g}) reaches val {baseline:.4f} on the same split")
+    if result.best_val_loss > baseline:
+        say(f"mmzoo: warning: {job.spec.name} ended at val {result.best_val_loss:.4f}, worse than the bigram "
+            f"baseline's {baseline:.4f}: with {len(splits['train']):,} training items the network memorised "
+            f"them or did not train long enough; try `mmzoo train bigram`, a smaller network (--set), "
+            f"or more data")  # fmt: skip
+    return baseline

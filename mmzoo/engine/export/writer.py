@@ -245,11 +245,11 @@ def export_model(src: ExportInputs, out: Path, opset: int, calibrate: bool | Non
     stats = choose_statistics(model, src.train, src.val, calibrate)
     plan = plan_for(model)
     proto = _export(plan, opset)
+    _set_metadata(proto, src.meta, model, plan, stats, opset, norm)  # the graph's passes keep it
     unfolded = proto.SerializeToString()
     folded = fold_graph(proto)
-    fold_diff = check_fold(unfolded, proto, folded, model, plan, src.val)
-    _set_metadata(proto, src.meta, model, plan, stats, opset, norm)
     check_graph(proto, plan, opset)
+    fold_diff = check_fold(unfolded, proto, folded, model, plan, src.val)
     data = proto.SerializeToString()
 
     out = Path(out)

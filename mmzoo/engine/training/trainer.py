@@ -53,6 +53,8 @@ class TrainResult:
     seconds: float
     interrupted: bool
     params: int
+    stopped_early: bool = False  # val stopped improving: the loop ended before recipe.steps
+    baseline_val_loss: float | None = None  # the bigram count model's on the same split (mmzoo train)
 
     def as_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -168,6 +170,11 @@ class Trainer:
         self.elapsed = 0.0
         self.observers: list[StepObserver] = []
         self.first_loss = math.inf  # the first batch loss of this session, for `diverged`
+        # early stopping: the loop ends after this many evaluations without a new best val
+        # (0: never; a single process only, so that torchrun's ranks never disagree)
+        self.patience = 0
+        self.evals_since_best = 0
+        self.stopped_early = False
 
     @property
     def run_dir(self) -> Path | None:
@@ -199,6 +206,7 @@ class Trainer:
         if diverged(val, self.first_loss):  # before saving: the last good checkpoints stay
             raise TrainingDiverged(f"training diverged by step {self.step} (val loss {val:.4g})")
         best = val < self.best_val
+        self.evals_since_best = 0 if best else self.evals_since_best + 1
         if best:
             self.best_val = val
             checkpoint.save(folder.path, kept.state_dict(), self._meta(val))
@@ -337,6 +345,9 @@ class Trainer:
                     self.elapsed = time.perf_counter() - started
                     val = self.evaluate_and_save()
                     self.log(f"step {self.step}/{total}  train {self.train_loss:.4f}  val {val:.4f}")
+                    if self.patience and self.evals_since_best >= self.patience and self.parallel.world_size == 1:
+                        self.stopped_early = True
+                        break
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -366,9 +377,12 @@ def train(
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
     progress: Any = None,
     parallel: Parallel | None = None,
+    patience: int = 0,
 ) -> TrainResult:
-    """Train one run into `folder` (a RunFolder, or a Path written in place)."""
+    """Train one run into `folder` (a RunFolder, or a Path written in place). With
+    `patience`, stop after that many evaluations without a new best val."""
     trainer = Trainer(spec, corpus, config, recipe, seed, folder, log, parallel)
+    trainer.patience = patience
     if resume:
         trainer.restore_last()
         log(f"resuming {trainer.run_dir} at step {trainer.step}")
@@ -381,4 +395,5 @@ def train(
         seconds=round(trainer.elapsed, 2),
         interrupted=interrupted,
         params=param_count(trainer.model),
+        stopped_early=trainer.stopped_early,
     )

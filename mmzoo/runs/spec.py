@@ -1,4 +1,4 @@
-"""Find runs: `mlp-bn` means its newest run in runs/, and which plugin a run needs."""
+"""The ModelSpec that rebuilds a run, or an error naming the plugin that made it."""
 
 from __future__ import annotations
 
@@ -6,33 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mmzoo.errors import MmzooError
-from mmzoo.runs import folder as checkpoint
 from mmzoo.runs.meta import RunMeta
-
-RUNS_ROOT = Path("runs")
-
-
-def newest_run(model_name: str, root: Path = RUNS_ROOT) -> Path | None:
-    folder = root / model_name
-    if not folder.is_dir():
-        return None
-    # a hidden `.NAME.partial` is a run still being made (mmzoo.engine.commands.train)
-    runs = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (p / checkpoint.META).is_file())
-    return runs[-1] if runs else None
-
-
-def resolve(target: str, root: Path = RUNS_ROOT) -> Path:
-    """A run folder, a checkpoint file, or a model name (its newest run)."""
-    path = Path(target)
-    if path.exists() or "/" in target or path.suffix:
-        return checkpoint.checkpoint_dir(path)
-    run = newest_run(target, root)
-    if run is not None:
-        return run
-    from mmzoo.plugins import get_zoo
-
-    get_zoo().model(target)  # unknown name: error with suggestions
-    raise MmzooError(f"no run of {target} in {root}/: train it first with `mmzoo train {target}`")
 
 
 def spec_of_run(directory: Path, meta: RunMeta) -> Any:
