@@ -27,7 +27,8 @@ def entry() -> None:
             command = f"`mmzoo {argv[0]}`" if argv else "this command"
             print(
                 f"mmzoo: error: {command} needs the full install (no module {exc.name!r}): "
-                "pip install 'mmzoo[train]'; this install samples from .onnx files only "
+                "the train extra, `pip install -c constraints.txt '.[train]'` in an mmzoo checkout "
+                "(or 'WHEEL[train]'); this install samples from .onnx files only "
                 "(mmzoo sample FILE.onnx, mmzoo info FILE.onnx)",
                 file=sys.stderr,
             )

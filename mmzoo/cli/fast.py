@@ -35,7 +35,8 @@ TOP_HELP = """usage: mmzoo COMMAND [OPTIONS]
 
 A zoo of makemore-style character-level language models. This install samples
 from exported .onnx files with onnxruntime alone; training, export and the other
-commands come with the full install: pip install 'mmzoo[train]'.
+commands come with the train extra: pip install -c constraints.txt '.[train]' in an
+mmzoo checkout (mmzoo is not on PyPI), or 'WHEEL[train]' for a built wheel.
 
 commands:
   sample FILE.onnx  Generate items from an exported file.
