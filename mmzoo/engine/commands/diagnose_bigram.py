@@ -94,6 +94,7 @@ def format_counts(doc: dict[str, Any], written: list[str]) -> str:
         f"best add-k on val {lim['val_best']:.4f} at k = {lim['val_best_k']:.3g}",
     ]
     for v in doc.get("variants", []):
-        lines.append(f"  {v['label']:<20} train {v['train_loss']:.4f}  val {v['val_loss']:.4f}")
+        val = "inf (a val pair never seen in train)" if v["val_loss"] is None else f"{v['val_loss']:.4f}"
+        lines.append(f"  {v['label']:<20} train {v['train_loss']:.4f}  val {val}")
     lines += ["", "written: " + ", ".join(written)]
     return "\n".join(lines)

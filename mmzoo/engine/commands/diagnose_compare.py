@@ -3,6 +3,7 @@ then compare.json, the side-by-side figures and the table."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -32,7 +33,8 @@ def run_compare(
         if not req.quiet:
             print(f"{variant.label}:", file=sys.stderr)
         config = spec.make_config(req.preset, {**sets, **variant.sets})
-        result = diagnose(spec, corpus, config, recipe, recipe.steps, variant.init, variant.no_bn, req.seed,
+        varied = dataclasses.replace(recipe, **variant.recipe)  # --compare lr=...
+        result = diagnose(spec, corpus, config, varied, recipe.steps, variant.init, variant.no_bn, req.seed,
                           preset=req.preset, progress=progress, surgery=surgery)  # fmt: skip
         if progress is not None:
             print(file=sys.stderr)

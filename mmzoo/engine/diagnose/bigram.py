@@ -146,8 +146,9 @@ def sweep_doc(corpus: Corpus, seed: int, splits: dict[str, Any], values: list[st
         if not (k >= 0 and math.isfinite(k)):
             raise MmzooError(f"--compare smoothing: k must be 0 or more, got {text}")
         P = smoothed(N, k)
+        val_loss = nll(P, val.x, val.y)  # inf at k = 0 when val has a pair train never saw: null
         rows.append({"label": f"smoothing={text}", "value": k, "train_loss": nll(P, train.x, train.y),
-                     "val_loss": nll(P, val.x, val.y)})  # fmt: skip
+                     "val_loss": val_loss if math.isfinite(val_loss) else None})  # fmt: skip
     return rows
 
 

@@ -53,7 +53,7 @@ def draw_smoothing(doc: dict[str, Any], path: Path) -> None:
     rows = doc["variants"]
     ks = [max(r["value"], 1e-4) for r in rows]  # k = 0 drawn at 1e-4 on the log axis
     ax.plot(ks, [r["train_loss"] for r in rows], "o-", label="train")
-    ax.plot(ks, [r["val_loss"] for r in rows], "s-", label="val")
+    ax.plot(ks, [np.nan if r["val_loss"] is None else r["val_loss"] for r in rows], "s-", label="val (none: infinite)")
     ax.axhline(doc["limit"]["train_unsmoothed"], color="grey", ls=":", label="train, unsmoothed (the limit)")
     ax.set_xscale("log")
     ax.set_xlabel("add-k smoothing k (k = 0 drawn at 1e-4)")

@@ -27,6 +27,7 @@ class Variant:
     sets: dict[str, str]
     no_bn: bool
     init: str
+    recipe: dict[str, float] = dataclasses.field(default_factory=dict)  # `lr`: the recipe, not the config
 
 
 def parse_compare(text: str, spec: ModelSpec, no_bn: bool, init: str) -> tuple[str, list[Variant]]:
@@ -50,10 +51,22 @@ def parse_compare(text: str, spec: ModelSpec, no_bn: bool, init: str) -> tuple[s
         if bad:
             raise MmzooError(f"--compare init takes {', '.join(INIT_MODES)}, got {', '.join(bad)}")
         return key, [Variant(f"init={v}", v, {}, no_bn, v) for v in values]
+    if key == "lr" and "lr" not in fields:
+        return key, [Variant(f"lr={v}", v, {}, no_bn, init, {"lr": _positive(key, v)}) for v in values]
     if key not in fields:
         raise MmzooError(f"--compare: {spec.name} has no config field {key!r}; "
-                         f"compare one of {', '.join([*fields, 'bn', 'init'])}")  # fmt: skip
+                         f"compare one of {', '.join([*fields, 'bn', 'init', 'lr'])}")  # fmt: skip
     return key, [Variant(f"{key}={v}", v, {key: v}, no_bn, init) for v in values]
+
+
+def _positive(key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise MmzooError(f"--compare {key}: {text!r} is not a number") from None
+    if not (value > 0 and value < float("inf")):
+        raise MmzooError(f"--compare {key}: must be above 0, got {text}")
+    return value
 
 
 def check_variants(spec: ModelSpec, preset: str | None, sets: dict[str, str], variants: list[Variant]) -> None:
