@@ -32,6 +32,7 @@ class Carried:
     inner: str
     nxt: str
     elem: int
+    rank: int
 
 
 @dataclass
@@ -46,87 +47,117 @@ class BodyParts:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-def sampling_nodes(logits: str, keepdims: bool, top_k: bool, temperature: bool, alone: bool = False) -> list[NodeProto]:
-    """logits[B, V] float -> gen/drawn (the token drawn), gen/pick (drawn, 0 for rows already
-    done), gen/alive_next, gen/cond.
+def sampling_nodes(
+    logits: str, keepdims: bool, top_k: bool, temperature: bool, alone: bool = False, greedy: bool = False
+) -> list[NodeProto]:
+    """logits[B, V] float -> gen/drawn (the token drawn, fed back), gen/pick [B] (drawn, 0 for
+    rows already done: the scan output), gen/alive_next [B], gen/cond.
 
-    drawn, pick and alive are [B, 1] with `keepdims`, else [B]. Outer-scope inputs:
-    gen/temperature64 (double scalar), gen/k (int64 [1]), gen/u_all (double [B, L, 1]; alone,
-    gen/u64 [1, L]);
-    body inputs: gen/iter, gen/alive. Same arithmetic as
-    mmzoo.runtime.sampling.choose: x = logits / T; x[x < kth largest] = -inf;
+    drawn is [B, 1] with `keepdims` (a window or sequence appends it as a column), else [B].
+    Outer-scope inputs: gen/temperature64 (double scalar), gen/k (int64 [1]), gen/u_all
+    (double [B, L, 1]; alone, gen/u64 [1, L]); body inputs: gen/iter, gen/alive. Same
+    arithmetic as mmzoo.runtime.sampling.choose: x = logits / T; x[x < kth largest] = -inf;
     cdf = cumsum(exp(x - max x)); drawn = #(cdf <= u * cdf[-1]). A variant without top-k
     or without the division (temperature 1) leaves those ops out, which changes no result.
 
+    The scan output is rank 1 per iteration: the ONNX reference evaluator joins scan
+    outputs with vstack (onnx/onnx#3122), which stacks [B, 1] slices into [N * B, 1].
     The adapters feed `drawn`, not `pick`, back to the model: a row that has ended gets
     whatever it drew as its next input, not 0, but its picks are 0 whatever the model says
     (rows never mix), and `pick` stays free to be the scan output without an Identity.
 
-    `alone` (a batch of one row): no alive, no pick; gen/cond = any(cdf <= target), i.e.
-    drawn > 0, in one op; the body scans gen/le64 (drawn is its sum)."""
-    if alone:  # drawn > 0 exactly when some entry of le is true: the row goes on
-        done = [node("ReduceMax", ["gen/le"], ["gen/cond"], keepdims=0)]
-    else:
-        done = [
-            node("Where", ["gen/alive", "gen/drawn", "gen/zero"], ["gen/pick"]),
-            node("Cast", ["gen/pick"], ["gen/alive_next"], to=BOOL),
-            node("ReduceMax", ["gen/alive_next"], ["gen/cond"], keepdims=0),
-        ]
+    `alone` (a batch of one row): no alive; gen/cond = any(cdf <= target), i.e. drawn > 0,
+    in one op; the body scans gen/pick1, drawn as [1].
+
+    `greedy` (temperature 0): the first most likely token, which choose returns when
+    logits / T is not finite. The top-k ops with k = 1 and no division (every token below
+    the maximum masked, the ties with it kept), fed uniforms gen/u_greedy (zeros: the draw
+    is the first token of probability > 0, the first maximum). No tiny stand-in
+    temperature: OpenVINO computes double ops in float32, where one would overflow."""
     nodes = [node("Cast", [logits], ["gen/x64"], to=DOUBLE)]
     x = "gen/x64"
-    if temperature:
+    if temperature and not greedy:
         nodes.append(node("Div", [x, "gen/temperature64"], ["gen/xt"]))
         x = "gen/xt"
-    if top_k:
+    if top_k or greedy:
         nodes += [
-            node("TopK", [x, "gen/k"], ["gen/topv", "gen/topi"], axis=1),
-            node("ReduceMin", ["gen/topv", "gen/axis1"], ["gen/kth"], keepdims=1),
+            node("TopK", [x, "gen/b/one1" if greedy else "gen/k"], ["gen/topv", "gen/topi"], axis=1),
+            node("ReduceMin", ["gen/topv", "gen/b/axis1"], ["gen/kth"], keepdims=1),
             node("Less", [x, "gen/kth"], ["gen/below"]),
-            node("Where", ["gen/below", "gen/neg_inf", x], ["gen/xk"]),
+            node("Where", ["gen/below", "gen/b/neg_inf", x], ["gen/xk"]),
         ]
         x = "gen/xk"
-    return nodes + [
-        node("ReduceMax", [x, "gen/axis1"], ["gen/xmax"], keepdims=1),
+    nodes += [
+        node("ReduceMax", [x, "gen/b/axis1"], ["gen/xmax"], keepdims=1),
         node("Sub", [x, "gen/xmax"], ["gen/z"]),
         node("Exp", ["gen/z"], ["gen/p"]),
-        node("CumSum", ["gen/p", "gen/axis1_scalar"], ["gen/cdf"]),
-        node("Gather", ["gen/cdf", "gen/last1"], ["gen/total"], axis=1),  # [B, 1]: cdf[:, V - 1]
+        node("CumSum", ["gen/p", "gen/b/axis1_scalar"], ["gen/cdf"]),
+        node("Gather", ["gen/cdf", "gen/b/last1"], ["gen/total"], axis=1),  # [B, 1]: cdf[:, V - 1]
         # alone: u64 [1, L] -> [1], which broadcasts against total [1, 1] as [1, 1] would
-        node("Gather", ["gen/u64" if alone else "gen/u_all", "gen/iter"], ["gen/u"], axis=1),  # [B, 1]
+        node(
+            "Gather", ["gen/u64" if alone else "gen/u_greedy" if greedy else "gen/u_all", "gen/iter"], ["gen/u"], axis=1
+        ),
         node("Mul", ["gen/u", "gen/total"], ["gen/target"]),
         node("LessOrEqual", ["gen/cdf", "gen/target"], ["gen/le"]),
         node("Cast", ["gen/le"], ["gen/le64"], to=INT64),
-        node("ReduceSum", ["gen/le64", "gen/axis1"], ["gen/drawn"], keepdims=int(keepdims)),
-        *done,
+        node("ReduceSum", ["gen/le64", "gen/b/axis1"], ["gen/drawn"], keepdims=int(keepdims)),
+    ]
+    if alone:  # drawn > 0 exactly when some entry of le is true: the row goes on
+        return nodes + [
+            node("ReduceMax", ["gen/le"], ["gen/cond"], keepdims=0),
+            node("Reshape", ["gen/drawn", "gen/b/flat"], ["gen/pick1"]),
+        ]
+    return nodes + finish_nodes(keepdims)
+
+
+def finish_nodes(keepdims: bool) -> list[NodeProto]:
+    """gen/drawn -> gen/pick [B] (0 for rows already done), gen/alive_next [B], gen/cond."""
+    drawn = "gen/drawn"
+    nodes = []
+    if keepdims:
+        nodes.append(node("Reshape", ["gen/drawn", "gen/b/flat"], ["gen/drawn_flat"]))
+        drawn = "gen/drawn_flat"
+    return nodes + [
+        node("Where", ["gen/alive", drawn, "gen/b/zero"], ["gen/pick"]),
+        node("Cast", ["gen/pick"], ["gen/alive_next"], to=BOOL),
+        node("ReduceMax", ["gen/alive_next"], ["gen/cond"], keepdims=0),
     ]
 
 
-def body_constants(vocab_size: int) -> list[NodeProto]:
-    """Small constants the body reads; made once in the outer graph."""
+def body_constants(vocab_size: int, context_length: int) -> list[NodeProto]:
+    """The constants a body reads, made inside the body: an engine that converts a Loop
+    body on its own (OpenVINO) needs axes, pads and shapes it can see are constant.
+    onnxruntime turns them into the body's initializers, so they cost no time per token."""
 
     def const(name: str, dtype: int, dims: list[int], values: list[Any]) -> NodeProto:
         return node("Constant", [], [name], value=helper.make_tensor(name, dtype, dims, values))
 
     return [
-        const("gen/axis1", INT64, [1], [1]),
-        const("gen/axis1_scalar", INT64, [], [1]),
-        const("gen/last1", INT64, [1], [vocab_size - 1]),
-        const("gen/zero", INT64, [], [0]),
-        const("gen/neg_inf", DOUBLE, [], [float("-inf")]),
+        const("gen/b/axis1", INT64, [1], [1]),
+        const("gen/b/axis1_scalar", INT64, [], [1]),
+        const("gen/b/last1", INT64, [1], [vocab_size - 1]),
+        const("gen/b/zero", INT64, [], [0]),
+        const("gen/b/flat", INT64, [1], [-1]),
+        const("gen/b/one1", INT64, [1], [1]),
+        const("gen/b/neg_inf", DOUBLE, [], [float("-inf")]),
+        const("gen/b/big_ctx", INT64, [1], [1 << 30]),
+        const("gen/b/minus_ctx", INT64, [1], [-context_length]),
     ]
 
 
 def window_parts(context_length: int) -> BodyParts:
-    """idx[B, C]: the last C tokens, left-padded with the boundary token. Carried as C
-    columns [B, 1], each the next one's previous value: the window slides by renaming, and
-    one Concat makes idx (a Slice and a Concat per token otherwise). Every column starts
-    as gen/ctx0, zeros [B, 1]."""
+    """idx[B, C]: the last C tokens, left-padded with the boundary token, carried as one
+    [B, C] value that starts as gen/ctx0 (zeros) and slides by a Slice and a Concat. (Carrying
+    C columns that slide by renaming saves the Slice, but a body output that is a body input
+    is more than OpenVINO takes.)"""
     if context_length == 1:  # the window is the last token
-        return BodyParts(carried=[Carried("gen/ctx0", "gen/ctx", "gen/drawn", INT64)], renames={"idx": "gen/ctx"})
-    cols = [f"gen/ctx/{i}" for i in range(context_length)]
+        return BodyParts(carried=[Carried("gen/ctx0", "gen/ctx", "gen/drawn", INT64, 2)], renames={"idx": "gen/ctx"})
     return BodyParts(
-        before=[node("Concat", cols, ["gen/ctx"], axis=1)],
-        carried=[Carried("gen/ctx0", col, nxt, INT64) for col, nxt in zip(cols, [*cols[1:], "gen/drawn"])],
+        after=[
+            node("Slice", ["gen/ctx", "gen/b/one1", "gen/b/big_ctx", "gen/b/axis1"], ["gen/ctx_tail"]),
+            node("Concat", ["gen/ctx_tail", "gen/drawn"], ["gen/ctx_next"], axis=1),
+        ],
+        carried=[Carried("gen/ctx0", "gen/ctx", "gen/ctx_next", INT64, 2)],
         renames={"idx": "gen/ctx"},
     )
 
@@ -134,25 +165,26 @@ def window_parts(context_length: int) -> BodyParts:
 def sequence_parts(context_length: int) -> BodyParts:
     """idx[B, T]: every token so far (from the boundary token on), the last C of them."""
     return BodyParts(
-        before=[node("Slice", ["gen/hist", "gen/minus_ctx", "gen/big_ctx", "gen/axis1"], ["gen/recent"])],
+        before=[node("Slice", ["gen/hist", "gen/b/minus_ctx", "gen/b/big_ctx", "gen/b/axis1"], ["gen/recent"])],
         after=[node("Concat", ["gen/hist", "gen/drawn"], ["gen/hist_next"], axis=1)],
-        carried=[Carried("gen/hist0", "gen/hist", "gen/hist_next", INT64)],
+        carried=[Carried("gen/hist0", "gen/hist", "gen/hist_next", INT64, 2)],
         renames={"idx": "gen/recent"},
     )
 
 
-def step_parts(states: list[tuple[str, str]]) -> BodyParts:
+def step_parts(states: list[tuple[str, str, int]]) -> BodyParts:
     """(idx[B], pos, *state): the last token, its position (the iteration number), the
-    state the previous call returned. `states` pairs each state input with its output."""
-    carried = [Carried("gen/tok0", "gen/tok", "gen/drawn", INT64)]
+    state the previous call returned. `states`: each state input, its output, its rank."""
+    carried = [Carried("gen/tok0", "gen/tok", "gen/drawn", INT64, 1)]
     renames = {"idx": "gen/tok", "pos": "gen/iter"}
-    for name, out in states:
-        carried.append(Carried(f"gen/{name}0", f"gen/s/{name}", f"gen/s/{out}", FLOAT))
+    for name, out, rank in states:
+        carried.append(Carried(f"gen/{name}0", f"gen/s/{name}", f"gen/s/{out}", FLOAT, rank))
         renames[name] = f"gen/s/{name}"
         renames[out] = f"gen/s/{out}"
     return BodyParts(carried=carried, renames=renames)
 
 
-def untyped(name: str, elem: int) -> ValueInfoProto:
-    """A value whose shape may change from one iteration to the next (a growing cache)."""
-    return helper.make_tensor_value_info(name, elem, None)
+def ranked(name: str, elem: int, rank: int) -> ValueInfoProto:
+    """A value of known rank whose sizes may change from one call or iteration to the next
+    (the batch, a growing cache): OpenVINO refuses a value of unknown rank."""
+    return helper.make_tensor_value_info(name, elem, [None] * rank)

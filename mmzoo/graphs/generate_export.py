@@ -12,8 +12,9 @@ from mmzoo.errors import MmzooError
 from mmzoo.fsutil import sync_dir, temp_path, write_synced
 
 # (n, temperature, top_k, seed, batch size): the draws the check compares, small enough to
-# be quick; batch 1 at temperature 1 without top-k runs a Loop of its own (generate_graph.py)
-CHECKS = ((300, 1.0, None, 0, 300), (300, 0.7, 4, 1, 300), (30, 1.0, None, 2, 1))
+# be quick; batch 1 at temperature 1 without top-k runs a Loop of its own, and so does a
+# temperature that is 0 in float32 (generate_graph.py)
+CHECKS = ((300, 1.0, None, 0, 300), (300, 0.7, 4, 1, 300), (30, 1.0, None, 2, 1), (30, 1e-46, None, 3, 30))
 
 
 def generator_path(path: Path) -> Path:

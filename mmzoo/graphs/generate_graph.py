@@ -12,8 +12,10 @@ the boundary token; its initializers stay in the outer graph, where the body rea
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import GraphProto, ModelProto, NodeProto, TensorProto, helper
 
@@ -27,10 +29,10 @@ from mmzoo.graphs.generate_body import (
     BodyParts,
     body_constants,
     node,
+    ranked,
     sampling_nodes,
     sequence_parts,
     step_parts,
-    untyped,
     window_parts,
 )
 
@@ -55,20 +57,16 @@ def build_generator(proto: ModelProto) -> ModelProto:
     if any(len(tok) != 1 for tok in vocab):
         raise MmzooError("the generator's vocab output holds one code point per token; this vocabulary has longer ones")
     L, C, V = int(props["mmzoo.max_length"]), int(props["mmzoo.context_length"]), len(vocab)
-    states = [(s["input"], s["output"]) for s in json.loads(props["mmzoo.state"])]
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in proto.graph.input}
+    states = [(s["input"], s["output"], ranks[s["input"]]) for s in json.loads(props["mmzoo.state"])]
     parts = {WINDOW: lambda: window_parts(C), SEQUENCE: lambda: sequence_parts(C), STEP: lambda: step_parts(states)}
     adapter = parts[mode]()
-    keepdims = mode != STEP  # window and sequence bodies append pick[B, 1] as a column
+    keepdims = mode != STEP  # window and sequence bodies append drawn[B, 1] as a column
+    body = Body(proto.graph, adapter, keepdims, V, C)
     outer = [
-        *_outer_nodes(V, L, C, keepdims),
-        *_initial_values(proto.graph, adapter, mode, batch1=True),
-        node(
-            "If",
-            ["gen/alone_plain"],
-            ["tokens"],
-            then_branch=_alone(proto.graph, adapter, keepdims, L),
-            else_branch=_batched(proto.graph, adapter, mode, keepdims),
-        ),
+        *_outer_nodes(L),
+        *_initial_values(proto.graph, adapter, mode, C, batch1=True),
+        node("If", ["gen/alone_plain"], ["tokens"], then_branch=_alone(body, L), else_branch=_batched(body, mode, L)),
         node("Constant", [], ["vocab"], value=helper.make_tensor("vocab", TensorProto.INT32, [V], _codes(vocab))),
     ]
     graph = helper.make_graph(
@@ -98,119 +96,171 @@ def _codes(vocab: list[str]) -> list[int]:
     return [ord(tok) for tok in vocab]
 
 
-def _loop(graph: GraphProto, adapter: BodyParts, keepdims: bool, top_k: bool, temperature: bool) -> NodeProto:
-    """A batched Loop -> gen/picks [N, B(, 1)], N <= L iterations ran."""
-    return node(
-        "Loop",
-        ["gen/trips", "gen/true", "gen/alive0", *(c.initial for c in adapter.carried)],
-        [*(f"gen/final{i}" for i in range(len(adapter.carried) + 1)), "gen/picks"],
-        body=_body(graph, adapter, keepdims, top_k, temperature, alone=False),
-    )
+def const(name: str, dtype: int, dims: list[int], values: list[Any]) -> NodeProto:
+    return node("Constant", [], [name], value=helper.make_tensor(name, dtype, dims, values))
 
 
-def _alone(graph: GraphProto, adapter: BodyParts, keepdims: bool, L: int) -> GraphProto:
+@dataclass
+class Body:
+    """What every Loop body is made from: the wrapped graph and how its mode feeds it."""
+
+    graph: GraphProto
+    adapter: BodyParts
+    keepdims: bool
+    vocab_size: int
+    context_length: int
+
+    def make(self, top_k: bool, temperature: bool, alone: bool = False, greedy: bool = False) -> GraphProto:
+        """iter, cond, alive, *carried -> cond, alive', *carried', pick[B]: one model call,
+        one draw. `alone` (batch 1): iter, cond, *carried -> cond, *carried', pick1[1]."""
+        adapter = self.adapter
+        model_nodes = [_renamed(n, adapter.renames) for n in self.graph.node]
+        logits = adapter.renames.get("logits", "logits")
+        sampling = sampling_nodes(logits, self.keepdims, top_k, temperature, alone, greedy)
+        nodes = adapter.before + model_nodes + sampling + adapter.after
+        alive = [] if alone else [ranked("gen/alive", BOOL, 1)]
+        alive_next = [] if alone else [ranked("gen/alive_next", BOOL, 1)]
+        inputs = [
+            helper.make_tensor_value_info("gen/iter", INT64, []),
+            helper.make_tensor_value_info("gen/cond_in", BOOL, []),
+            *alive,
+            *(ranked(c.inner, c.elem, c.rank) for c in adapter.carried),
+        ]
+        outputs = [
+            helper.make_tensor_value_info("gen/cond", BOOL, []),
+            *alive_next,
+            *(ranked(c.nxt, c.elem, c.rank) for c in adapter.carried),
+            ranked("gen/pick1" if alone else "gen/pick", INT64, 1),  # scanned; the carried token is gen/drawn
+        ]
+        read = {x for n in nodes for x in n.input}
+        constants = [c for c in body_constants(self.vocab_size, self.context_length) if c.output[0] in read]
+        return helper.make_graph(constants + nodes, "generate_step", inputs, outputs)
+
+    def loop(self, top_k: bool = False, temperature: bool = False, greedy: bool = False) -> NodeProto:
+        """A batched Loop -> gen/picks [N, B], N <= L iterations ran."""
+        carried = self.adapter.carried
+        return node(
+            "Loop",
+            ["gen/trips", "gen/true", "gen/alive0", *(c.initial for c in carried)],
+            [*(f"gen/final{i}" for i in range(len(carried) + 1)), "gen/picks"],
+            body=self.make(top_k, temperature, greedy=greedy),
+        )
+
+
+def _branch(nodes: list[NodeProto], name: str, output: str, rank: int) -> GraphProto:
+    return helper.make_graph(nodes, name, [], [ranked(output, INT64, rank)])
+
+
+def _alone(body: Body, L: int) -> GraphProto:
     """Batch 1, temperature 1, no top-k (what a caller asks for one item at a time): no
     `alive` to carry, the Loop stops when the row draws 0, the initial values are
-    constants. The body scans le64 [1, V] (the draw is its sum), so that the token it feeds
-    back needs no copy: one ReduceSum per call instead of an Identity per token."""
+    constants."""
+    carried = body.adapter.carried
     loop = node(
         "Loop",
-        ["gen/trips", "gen/true", *(f"{c.initial}_1" for c in adapter.carried)],
-        [*(f"gen/final{i}" for i in range(len(adapter.carried))), "gen/le_all"],
-        body=_body(graph, adapter, keepdims, top_k=False, temperature=False, alone=True),
+        ["gen/trips", "gen/true", *(f"{c.initial}_1" for c in carried)],
+        [*(f"gen/final{i}" for i in range(len(carried))), "gen/picks1"],
+        body=body.make(top_k=False, temperature=False, alone=True),
     )
     nodes = [
+        const("gen/a/zeros_1L", INT64, [1, L], [0] * L),
+        const("gen/a/start", INT64, [1], [0]),
+        const("gen/a/end", INT64, [1], [L]),
+        const("gen/a/axis", INT64, [1], [1]),
         loop,
-        node("ReduceSum", ["gen/le_all", "gen/axis2"], ["gen/picks1"], keepdims=0),  # [N, 1]
-        node("Transpose", ["gen/picks1"], ["gen/picks1_t"], perm=[1, 0]),
-        node("Concat", ["gen/picks1_t", "gen/zeros_1L"], ["gen/padded1"], axis=1),  # [1, N + L]
-        node("Slice", ["gen/padded1", "gen/zero1", "gen/L1", "gen/one1"], ["tokens"]),
+        node("Transpose", ["gen/picks1"], ["gen/picks1_t"], perm=[1, 0]),  # [1, N]
+        node("Concat", ["gen/picks1_t", "gen/a/zeros_1L"], ["gen/padded1"], axis=1),  # [1, N + L]
+        node("Slice", ["gen/padded1", "gen/a/start", "gen/a/end", "gen/a/axis"], ["tokens"]),
     ]
-    return helper.make_graph(nodes, "alone", [], [untyped("tokens", INT64)])
+    return _branch(nodes, "alone", "tokens", 2)
 
 
-def _batched(graph: GraphProto, adapter: BodyParts, mode: str, keepdims: bool) -> GraphProto:
-    """Any batch, any temperature and top-k: the initial values for B rows, then three
-    Loops, each with only the sampling ops it needs (every op in the body runs once per
-    token): temperature 1 without top-k; top-k (with the division, exact for a temperature
-    of 1); the temperature alone. Their bodies share the wrapped graph's weights, which
-    stay in the outer graph."""
+def _batched(body: Body, mode: str, L: int) -> GraphProto:
+    """Any batch, any temperature and top-k: the initial values for B rows, then one of
+    four Loops, each with only the sampling ops it needs (every op in the body runs once
+    per token): temperature 1 without top-k; top-k (with the division, exact for a
+    temperature of 1); the temperature alone; temperature 0 (or NaN): the most likely
+    token. Their bodies share the wrapped graph's weights, which stay in the outer graph."""
     # what only a variant reads is made inside its branch: nothing runs for nothing
     by_k = node(
         "If",
         ["gen/k_on"],
         ["gen/picks"],
-        then_branch=helper.make_graph(
-            [node("Reshape", ["top_k", "gen/one1"], ["gen/k"]), _loop(graph, adapter, keepdims, True, True)],
+        then_branch=_branch(
+            [
+                const("gen/k_shape", INT64, [1], [1]),
+                node("Reshape", ["top_k", "gen/k_shape"], ["gen/k"]),
+                body.loop(top_k=True, temperature=True),
+            ],
             "top_k",
-            [],
-            [untyped("gen/picks", INT64)],
+            "gen/picks",
+            2,
         ),
-        else_branch=helper.make_graph(
-            [_loop(graph, adapter, keepdims, False, True)], "temperature", [], [untyped("gen/picks", INT64)]
-        ),
+        else_branch=_branch([body.loop(temperature=True)], "temperature", "gen/picks", 2),
     )
-    other = helper.make_graph(
+    sampled = _branch(
         [  # top-k is on when 0 < top_k < V (as in choose); else no token is masked
-            node("Greater", ["top_k", "gen/zero"], ["gen/k_pos"]),
-            node("Less", ["top_k", "gen/V"], ["gen/k_below_v"]),
+            const("gen/k_zero", INT64, [], [0]),
+            const("gen/k_vocab", INT64, [], [body.vocab_size]),
+            node("Greater", ["top_k", "gen/k_zero"], ["gen/k_pos"]),
+            node("Less", ["top_k", "gen/k_vocab"], ["gen/k_below_v"]),
             node("And", ["gen/k_pos", "gen/k_below_v"], ["gen/k_on"]),
             node("Cast", ["temperature"], ["gen/temperature64"], to=DOUBLE),
             by_k,
         ],
+        "sampled",
+        "gen/picks",
+        2,
+    )
+    other = _branch(
+        [  # choose is greedy when logits / T is not finite: T = 0 or NaN (a float32 T > 0 cannot overflow)
+            const("gen/t_zero", FLOAT, [], [0.0]),
+            node("Abs", ["temperature"], ["gen/t_abs"]),
+            node("Greater", ["gen/t_abs", "gen/t_zero"], ["gen/t_usable"]),
+            node(
+                "If",
+                ["gen/t_usable"],
+                ["gen/picks"],
+                then_branch=sampled,
+                else_branch=_branch(
+                    [
+                        node("Shape", ["gen/u_all"], ["gen/u_shape"]),
+                        node(
+                            "ConstantOfShape",
+                            ["gen/u_shape"],
+                            ["gen/u_greedy"],
+                            value=helper.make_tensor("z", DOUBLE, [1], [0.0]),
+                        ),
+                        body.loop(greedy=True),
+                    ],
+                    "greedy",
+                    "gen/picks",
+                    2,
+                ),
+            ),
+        ],
         "other",
-        [],
-        [untyped("gen/picks", INT64)],
+        "gen/picks",
+        2,
     )
-    plain = helper.make_graph(
-        [_loop(graph, adapter, keepdims, False, False)], "plain", [], [untyped("gen/picks", INT64)]
-    )
+    plain = _branch([body.loop()], "plain", "gen/picks", 2)
     nodes = [
-        node("Unsqueeze", ["gen/u64", "gen/axis2"], ["gen/u_all"]),
-        *_initial_values(graph, adapter, mode, batch1=False),
+        const("gen/b_axis2", INT64, [1], [2]),
+        const("gen/b_L1", INT64, [1], [L]),
+        const("gen/b_start", INT64, [1], [0]),
+        const("gen/b_axis", INT64, [1], [1]),
+        node("ConstantOfShape", ["gen/B1"], ["gen/alive0"], value=helper.make_tensor("t", BOOL, [1], [True])),
+        node("Unsqueeze", ["gen/u64", "gen/b_axis2"], ["gen/u_all"]),  # [B, L, 1]: u per row broadcasts
+        *_initial_values(body.graph, body.adapter, mode, body.context_length, batch1=False),
         node("If", ["gen/plain"], ["gen/picks"], then_branch=plain, else_branch=other),
-        *_tokens(keepdims),
+        # gen/picks [N, B] -> tokens [B, L]: the N picks of each row, then 0s (L of them, cropped)
+        node("Transpose", ["gen/picks"], ["gen/picks_bn"], perm=[1, 0]),
+        node("Concat", ["gen/B1", "gen/b_L1"], ["gen/BL"], axis=0),
+        node("ConstantOfShape", ["gen/BL"], ["gen/zeros_BL"], value=helper.make_tensor("z", INT64, [1], [0])),
+        node("Concat", ["gen/picks_bn", "gen/zeros_BL"], ["gen/padded"], axis=1),  # [B, N + L]
+        node("Slice", ["gen/padded", "gen/b_start", "gen/b_L1", "gen/b_axis"], ["tokens"]),
     ]
-    return helper.make_graph(nodes, "batched", [], [untyped("tokens", INT64)])
-
-
-def _tokens(keepdims: bool) -> list[NodeProto]:
-    """gen/picks [N, B(, 1)] -> tokens [B, L]: the N picks of each row, then 0s. Pads by L
-    and crops to L, which needs no arithmetic on N."""
-    nodes = [
-        node("Transpose", ["gen/picks"], ["gen/picks_bn"], perm=[1, 0, 2] if keepdims else [1, 0]),
-        node("Pad", ["gen/picks_bn", "gen/pads"], ["gen/padded"]),  # [B, N + L(, 1)]
-        node("Slice", ["gen/padded", "gen/zero1", "gen/L1", "gen/one1"], ["gen/tokens" if keepdims else "tokens"]),
-    ]
-    if keepdims:
-        nodes.append(node("Squeeze", ["gen/tokens", "gen/axis2"], ["tokens"]))
-    return nodes
-
-
-def _body(
-    graph: GraphProto, adapter: BodyParts, keepdims: bool, top_k: bool, temperature: bool, alone: bool
-) -> GraphProto:
-    """iter, cond, alive, *carried -> cond, alive', *carried', pick: one model call, one draw.
-    `alone` (batch 1): iter, cond, *carried -> cond, *carried', le64 (see sampling_nodes)."""
-    model_nodes = [_renamed(n, adapter.renames) for n in graph.node]
-    logits = adapter.renames.get("logits", "logits")
-    sampling = sampling_nodes(logits, keepdims, top_k, temperature, alone)
-    nodes = adapter.before + model_nodes + sampling + adapter.after
-    alive = [] if alone else [untyped("gen/alive", BOOL)]
-    alive_next = [] if alone else [untyped("gen/alive_next", BOOL)]
-    inputs = [
-        helper.make_tensor_value_info("gen/iter", INT64, []),
-        helper.make_tensor_value_info("gen/cond_in", BOOL, []),
-        *alive,
-        *(untyped(c.inner, c.elem) for c in adapter.carried),
-    ]
-    outputs = [
-        helper.make_tensor_value_info("gen/cond", BOOL, []),
-        *alive_next,
-        *(untyped(c.nxt, c.elem) for c in adapter.carried),
-        untyped("gen/le64" if alone else "gen/pick", INT64),  # scanned; the carried token is gen/drawn
-    ]
-    return helper.make_graph(nodes, "generate_step", inputs, outputs)
+    return _branch(nodes, "batched", "tokens", 2)
 
 
 def _renamed(n: NodeProto, renames: dict[str, str]) -> NodeProto:
@@ -220,33 +270,26 @@ def _renamed(n: NodeProto, renames: dict[str, str]) -> NodeProto:
     copy.CopyFrom(n)
     copy.input[:] = [renames.get(x, x) for x in n.input]
     copy.output[:] = [renames.get(x, x) for x in n.output]
-    del copy.metadata_props[:]  # the exporter's stack traces: four body copies would carry four
+    del copy.metadata_props[:]  # the exporter's stack traces: five body copies would carry five
     return copy
 
 
-def _outer_nodes(V: int, L: int, C: int, keepdims: bool) -> list[NodeProto]:
-    """Everything computed once per call: the batch size, the uniforms as double [B, L, 1],
-    which Loop runs; and the constants."""
+BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))  # the largest float32 uniform, as choose clamps
 
-    def const(name: str, dtype: int, dims: list[int], values: list[Any]) -> NodeProto:
-        return node("Constant", [], [name], value=helper.make_tensor(name, dtype, dims, values))
 
-    rank = 3 if keepdims else 2
-    nodes = body_constants(V) + [
+def _outer_nodes(L: int) -> list[NodeProto]:
+    """Everything computed once per call: the batch size, the uniforms as double [B, L]
+    (clamped below 1, as choose clamps them), which Loop runs; and the constants."""
+    nodes = [
         const("gen/trips", INT64, [], [L]),
         const("gen/true", BOOL, [], [True]),
-        const("gen/L1", INT64, [1], [L]),
-        const("gen/zero1", INT64, [1], [0]),
-        const("gen/zeros_1L", INT64, [1, L], [0] * L),
-        const("gen/pads", INT64, [2 * rank], [0] * (rank + 1) + [L] + [0] * (rank - 2)),  # L zeros after axis 1
-        const("gen/V", INT64, [], [V]),
+        const("gen/zero", INT64, [], [0]),
         const("gen/one1", INT64, [1], [1]),
-        const("gen/big_ctx", INT64, [1], [1 << 30]),
-        const("gen/minus_ctx", INT64, [1], [-C]),
-        node("Shape", ["uniforms"], ["gen/B1"], start=0, end=1),
-        node("Cast", ["uniforms"], ["gen/u64"], to=DOUBLE),
-        const("gen/axis2", INT64, [1], [2]),
         const("gen/one_f", FLOAT, [], [1.0]),
+        const("gen/below_one", FLOAT, [], [BELOW_ONE]),
+        node("Shape", ["uniforms"], ["gen/B1"], start=0, end=1),
+        node("Min", ["uniforms", "gen/below_one"], ["gen/u32"]),  # u = 1.0 draws the last token, as in choose
+        node("Cast", ["gen/u32"], ["gen/u64"], to=DOUBLE),
         # the plain Loops: temperature 1 and top_k <= 0 (top_k >= V, off too, takes the
         # general branch, which finds it off: two ops fewer here, in every call)
         node("Equal", ["temperature", "gen/one_f"], ["gen/t_one"]),
@@ -254,27 +297,31 @@ def _outer_nodes(V: int, L: int, C: int, keepdims: bool) -> list[NodeProto]:
         node("And", ["gen/t_one", "gen/k_none"], ["gen/plain"]),
         node("Equal", ["gen/B1", "gen/one1"], ["gen/alone"]),
         node("And", ["gen/plain", "gen/alone"], ["gen/alone_plain"]),
-        # every row alive: [1, 1] (or [1]) broadcasts against the batch in the first draw, after
-        # which alive is [B, 1] ([B]); a loop-carried value may change shape between iterations
-        const("gen/alive0", BOOL, [1, 1] if keepdims else [1], [True]),
     ]
     return _sorted(nodes)
 
 
-def _initial_values(graph: GraphProto, adapter: BodyParts, mode: str, batch1: bool) -> list[NodeProto]:
+def _initial_values(
+    graph: GraphProto, adapter: BodyParts, mode: str, context_length: int, batch1: bool
+) -> list[NodeProto]:
     """Zeros: each window column and the history the boundary token, the step token the
     boundary token and every state zeros of its declared shape (a symbolic axis besides
     the batch starts at 0, as mmzoo.runtime.OrtStepper starts it). For B rows (read from
     gen/B1) or, with `batch1`, as constants named <initial>_1."""
 
     def zeros(name: str, dims: list[int], dtype: int) -> list[NodeProto]:
+        value = helper.make_tensor("z", dtype, [1], [0])
         if batch1:
             shape = [1, *dims]
             count = 1
             for d in shape:
                 count *= d
+            if count == 0:  # an empty cache: OpenVINO reads an empty Constant as a scalar
+                return [
+                    const(f"{name}_1shape", INT64, [len(shape)], shape),
+                    node("ConstantOfShape", [f"{name}_1shape"], [f"{name}_1"], value=value),
+                ]
             return [node("Constant", [], [f"{name}_1"], value=helper.make_tensor(name, dtype, shape, [0] * count))]
-        value = helper.make_tensor("z", dtype, [1], [0])
         if not dims:  # [B]
             return [node("ConstantOfShape", ["gen/B1"], [name], value=value)]
         dims_const = node("Constant", [], [f"{name}_dims"], value=helper.make_tensor(name, INT64, [len(dims)], dims))
@@ -284,8 +331,8 @@ def _initial_values(graph: GraphProto, adapter: BodyParts, mode: str, batch1: bo
             node("ConstantOfShape", [f"{name}_shape"], [name], value=value),
         ]
 
-    if mode == WINDOW:  # each column of the window
-        return zeros("gen/ctx0", [1], INT64)
+    if mode == WINDOW:  # the window, all boundary tokens
+        return zeros("gen/ctx0", [context_length], INT64)
     if mode == SEQUENCE:
         return zeros("gen/hist0", [1], INT64)
     nodes = zeros("gen/tok0", [], INT64)
