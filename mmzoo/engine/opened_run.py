@@ -7,15 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
 
-from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH, Corpus, Vocab, split_items
+from mmzoo.corpus import Corpus, Vocab, split_items
 from mmzoo.engine import checkpoint
 from mmzoo.engine.data.batches import SplitTensors, tensorize
 from mmzoo.errors import MmzooError
+from mmzoo.runs.data import run_corpus
 from mmzoo.runs.meta import RunMeta
 from mmzoo.runs.spec import spec_of_run
 from mmzoo.threads import choose_threads
@@ -38,14 +39,8 @@ class OpenedRun:
 
     def corpus(self, max_item_length: int | None = None) -> Corpus:
         """The in-memory corpus the run was trained on, if it is still where it was and
-        unchanged; an error saying why not otherwise."""
-        from mmzoo.corpus import load_corpus
-
-        limit = max(max_item_length or DEFAULT_MAX_ITEM_LENGTH, self.meta.max_length)
-        corpus = load_corpus(self.meta.data.source, limit)
-        if corpus.sha256 != self.meta.data.sha256:
-            raise MmzooError(f"{corpus.source} changed since training: the run's splits cannot be rebuilt")
-        return corpus
+        unchanged (mmzoo/runs/data.py); an error saying why not otherwise."""
+        return cast(Corpus, run_corpus(self.meta, max_item_length))
 
     def split_items(self, max_item_length: int | None = None) -> dict[str, list[str]]:
         """train/val/test items, exactly as training split them."""

@@ -173,8 +173,7 @@ def _resume_target(spec: ModelSpec, req: TrainRequest) -> Path:
 
 def _resume_job(spec: ModelSpec, final: Path, req: TrainRequest, parallel: Parallel) -> TrainJob:
     """The job a run's last.json describes; --data may point at its corpus if it moved."""
-    from mmzoo.corpus import DEFAULT_MAX_ITEM_LENGTH
-    from mmzoo.corpus.store import load_training_corpus
+    from mmzoo.runs.data import run_corpus
     from mmzoo.runs.folder import load_meta
 
     last = load_meta(final, last=True)
@@ -188,10 +187,7 @@ def _resume_job(spec: ModelSpec, final: Path, req: TrainRequest, parallel: Paral
         raise MmzooError(f"{final}: its config does not fit this version of {spec.name}: {exc}") from None
     if req.steps is not None:
         recipe = dataclasses.replace(recipe, steps=req.steps)
-    limit = max(req.max_item_length or DEFAULT_MAX_ITEM_LENGTH, last.max_length)
-    corpus = parallel.main_first(lambda: load_training_corpus(req.data or last.data.source, limit))
-    if corpus.sha256 != last.data.sha256:
-        raise MmzooError(f"{corpus.source} has changed since the run started: cannot resume")
+    corpus = parallel.main_first(lambda: run_corpus(last, req.max_item_length, req.data))  # rank 0 first
     return TrainJob(spec, config, recipe, corpus, last.split_seed, final, resume=True, patience=_patience(req))
 
 

@@ -13,7 +13,6 @@ first ones of the shuffled split: a uniform sample), so that evaluating a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -149,10 +148,7 @@ def eval_samples(meta: RunMeta, model: Any) -> dict[str, tuple[int, SplitTensors
 
 
 def _stored_split(meta: RunMeta) -> dict[str, tuple[TokenStore, np.ndarray, None]]:
-    from mmzoo.corpus.store import open_store
-    from mmzoo.errors import MmzooError
+    from mmzoo.runs.data import run_corpus
 
-    store = open_store(Path(meta.data.source))
-    if store.sha256 != meta.data.sha256:
-        raise MmzooError(f"{store.source} changed since training: its splits cannot be rebuilt")
+    store = cast(TokenStore, run_corpus(meta))  # a streamed run's corpus is a token store
     return {name: (store, items, None) for name, items in store.split(meta.split_seed).items()}
