@@ -8,6 +8,7 @@ or a 7 TiB numpy allocation.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -41,7 +42,8 @@ def need_dict(value: Any, what: str) -> dict[str, Any]:
 
 def parse_int(text: Any, lo: int, hi: int, what: str) -> int:
     """An integer written as a decimal string (ONNX metadata), range-checked."""
-    if not isinstance(text, str) or not text.strip().lstrip("-").isdigit() or len(text) > 20:
+    # ASCII digits with at most one sign: "--3" and "²" pass str.isdigit but not int()
+    if not isinstance(text, str) or len(text) > 20 or not re.fullmatch(r"\s*-?[0-9]+\s*", text):
         raise MmzooError(f"{what} must be an integer in [{lo}, {hi}], got {_short(text)}")
     return need_int(int(text), lo, hi, what)
 

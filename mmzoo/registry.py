@@ -21,6 +21,10 @@ from mmzoo.errors import MmzooError
 # '.' or '/' as a path, and `--data NAME` reads one as a file, so neither may appear.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 BUILD_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")  # "package.module:Class"
+# Bounds checked before anything is allocated: a batch of 10^12 indices, or a config
+# (from --set or a run's model.json) of 10^9 hidden units, is refused, not attempted.
+MAX_BATCH_SIZE = 1 << 20
+MAX_PARAMS = 100_000_000  # 400 MB of float32 weights, about 1.6 GB while training with Adam
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "step", "constant")
 BATCHINGS = ("random", "by_length")
@@ -47,7 +51,10 @@ class Recipe:
         """Raise ValueError on a recipe the training loop would choke on mid-run."""
         checks = (
             (_is_int(self.steps) and self.steps >= 0, "steps must be an int >= 0"),
-            (_is_int(self.batch_size) and self.batch_size >= 1, "batch_size must be an int >= 1"),
+            (
+                _is_int(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE,
+                f"batch_size must be an int in [1, {MAX_BATCH_SIZE:,}]",
+            ),
             (_is_number(self.lr) and math.isfinite(self.lr) and self.lr > 0, "lr must be a finite number > 0"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
@@ -146,6 +153,8 @@ class ModelSpec:
         """A new, untrained network for this config and vocabulary size. A config the
         network cannot be built from (`--set n_hidden=-3`) is one clear error."""
         build = self.builder()
+        _check_config_values(self.name, config)
+        self._check_size(build, config, vocab_size)
         try:
             with warnings.catch_warnings(record=True) as caught:  # shown only if the build succeeds
                 warnings.simplefilter("default")
@@ -171,6 +180,25 @@ class ModelSpec:
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return model
+
+    def _check_size(self, build: Callable[[Any, int], Any], config: Any, vocab_size: int) -> None:
+        """Build on torch's meta device first (shapes only, no memory) and refuse a network
+        over MAX_PARAMS before its weights are allocated. A build that cannot run on the
+        meta device is left to the real build and its own errors."""
+        import torch
+
+        try:
+            with warnings.catch_warnings(), torch.device("meta"):
+                warnings.simplefilter("ignore")
+                shapes = build(config, vocab_size)
+            params = sum(p.numel() for p in shapes.parameters())
+        except Exception:
+            return
+        if params > MAX_PARAMS:
+            raise MmzooError(
+                f"{self.name} with {_config_text(config)} would have {params:,} parameters, "
+                f"over the limit of {MAX_PARAMS:,}"
+            )
 
     def make_config(self, preset: str | None = None, overrides: dict[str, str] | None = None) -> Any:
         """The default config, a preset applied, then `--set key=value` overrides parsed by field type."""
@@ -214,6 +242,16 @@ def check_name(name: Any, what: str) -> None:
         raise ValueError(
             f"{what} name must be letters, digits, '-' or '_' (starting with a letter or digit), got {name!r}"
         )
+
+
+def _check_config_values(name: str, config: Any) -> None:
+    """A NaN or infinite float in a config (`--set dropout=nan`, an edited model.json) is
+    refused here, not deep in a forward pass."""
+    if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
+        return
+    for key, value in dataclasses.asdict(config).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise MmzooError(f"{name}: config {key}={value} must be a finite number")
 
 
 def _config_text(config: Any) -> str:

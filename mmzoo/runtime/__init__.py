@@ -193,6 +193,18 @@ def warm_up_cache(session: Any) -> None:
     session.run(None, feeds)
 
 
+def run_session(session: Any, names: list[str] | None, feeds: dict[str, np.ndarray], path: Path) -> list[Any]:
+    """session.run, with onnxruntime's own errors (a state fed back at the wrong shape, a
+    graph that fails on real input) as one MmzooError line naming the file."""
+    try:
+        return list(session.run(names, feeds))
+    except MmzooError:
+        raise
+    except Exception as exc:  # onnxruntime's pybind exceptions (Fail, InvalidArgument, ...)
+        first = (str(exc).strip().splitlines() or [repr(exc)])[0][:300]
+        raise MmzooError(f"{path}: onnxruntime failed while sampling: {first}") from None
+
+
 class OrtStepper:
     """Feeds the numpy sampling loop from an onnxruntime session, in any input mode."""
 
@@ -236,14 +248,16 @@ class OrtStepper:
         if self.meta.mode == "window":
             # [B, C], left-padded with the boundary token 0; slide by one
             self.history = np.concatenate([self.history[:, 1:], tokens[:, None]], axis=1)
-            return self.session.run(["logits"], {"idx": self.history})[0]
-        self.history = np.concatenate([self.history, tokens[:, None]], axis=1)
-        recent = self.history[:, -self.meta.context_length :]
-        return self.session.run(["logits"], {"idx": np.ascontiguousarray(recent)})[0]
+            return run_session(self.session, ["logits"], {"idx": self.history}, self.model.path)[0]
+        # sequence mode: only the last context_length tokens are read, so only they are kept
+        # (all of them grew the history by a copy per step: quadratic in the item length)
+        keep = self.meta.context_length - 1
+        self.history = np.concatenate([self.history[:, self.history.shape[1] - keep :], tokens[:, None]], axis=1)
+        return run_session(self.session, ["logits"], {"idx": np.ascontiguousarray(self.history)}, self.model.path)[0]
 
     def _step(self, tokens: np.ndarray) -> np.ndarray:
         feeds = {"idx": tokens, "pos": np.array(self.pos, dtype=np.int64), **self.state}
-        outputs = self.session.run(None, feeds)
+        outputs = run_session(self.session, None, feeds, self.model.path)
         named = dict(zip((o.name for o in self.session.get_outputs()), outputs))
         for pair in self.meta.state:
             self.state[pair["input"]] = named[pair["output"]]

@@ -16,6 +16,7 @@ from mmzoo.errors import MmzooError
 from mmzoo.runtime.sampling import SampleOptions, uniform_table
 
 TABLE_ROWS = 4096  # items whose uniforms are drawn in one numpy call
+TABLE_ELEMENTS = 1 << 22  # ... and at most this many uniforms (16 MB of float32)
 
 
 def decode(tokens: np.ndarray, vocab: Sequence[str]) -> list[str]:
@@ -32,7 +33,9 @@ def decode(tokens: np.ndarray, vocab: Sequence[str]) -> list[str]:
 
 def scalars(temperature: float, top_k: int | None) -> tuple[np.ndarray, np.ndarray]:
     """The generator's temperature and top_k inputs (0 = top-k off)."""
-    return np.array(temperature, dtype=np.float32), np.array(top_k or 0, dtype=np.int64)
+    # top_k beyond int64 (--top-k 99999999999999999999) means what any k >= the vocab means: off
+    k = 0 if top_k is None or top_k > np.iinfo(np.int64).max else top_k
+    return np.array(temperature, dtype=np.float32), np.array(k, dtype=np.int64)
 
 
 def feeds(uniforms: np.ndarray, temperature: np.ndarray, top_k: np.ndarray) -> dict[str, np.ndarray]:
@@ -48,9 +51,13 @@ def generate_with_file(model: Any, options: SampleOptions) -> list[str]:
         )
     meta = model.metadata
     out: list[str] = []
-    B = options.batch_size
-    chunk = B * max(1, TABLE_ROWS // B)  # uniforms for many small batches at once: numpy's per-call cost
+    # Every call takes uniforms [B, max_length] whole: B shrinks for long items, so that
+    # max_length 100001 costs a few MB per call, not gigabytes (the items do not depend on B).
+    B = max(1, min(options.batch_size, TABLE_ELEMENTS // meta.max_length))
+    chunk = B * max(1, min(TABLE_ROWS, TABLE_ELEMENTS // meta.max_length) // B)  # many small batches at once
     temperature, top_k = scalars(options.temperature, options.top_k)  # made once: at batch 1 every us counts
+    from mmzoo.runtime import run_session  # here: mmzoo.runtime imports this module lazily
+
     session = model.session_for(B)
     for first in range(0, options.n, chunk):
         ids = np.arange(first, min(options.n, first + chunk))
@@ -58,6 +65,6 @@ def generate_with_file(model: Any, options: SampleOptions) -> list[str]:
         for start in range(0, len(ids), B):
             u = table[start : start + B]
             run = session if len(u) == B else model.session_for(len(u))
-            tokens = run.run(["tokens"], feeds(u, temperature, top_k))[0]
+            tokens = run_session(run, ["tokens"], feeds(u, temperature, top_k), model.path)[0]
             out.extend(decode(tokens, meta.vocab))
     return out

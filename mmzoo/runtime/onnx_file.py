@@ -24,7 +24,7 @@ from mmzoo.runtime.onnx_schema import model_proto_class
 
 MAX_ONNX_BYTES = 1 << 30  # protobuf itself stops at 2 GiB; mmzoo's models are kilobytes to megabytes
 MAX_STATE_ELEMENTS = 1 << 24  # per batch row, over all fixed state dims
-INT64, FLOAT = 7, 1  # onnx.TensorProto element types
+INT64, FLOAT, INT32_TYPE = 7, 1, 6  # onnx.TensorProto element types
 EXTERNAL = 1  # onnx.TensorProto.EXTERNAL
 
 
@@ -76,6 +76,8 @@ def check_model(proto: Any, path: Path) -> CheckedMetadata:
     try:
         meta = check_metadata(props)
         check_graph_io(proto.graph, meta)
+        check_sizes(proto, meta)
+        check_finite(proto)
     except MmzooError as exc:
         raise MmzooError(f"{path}: {exc}") from None
     return meta
@@ -89,6 +91,97 @@ def inline_only(proto: Any, path: Path) -> None:
                 f"{path} refers to external data (tensor {tensor.name!r}); mmzoo exports keep every weight "
                 "inline and never read other files"
             )
+
+
+# Inputs that size what a node allocates, when they are constants: (op, input index).
+SHAPE_INPUTS = {("ConstantOfShape", 0), ("Expand", 1), ("Tile", 1), ("Resize", 3)}
+MAX_CONST_ELEMENTS = 1 << 26  # 256 MB of float32; mmzoo's own graphs stay far below
+
+
+def check_sizes(proto: Any, meta: CheckedMetadata) -> None:
+    """Sizes and trip counts written into the graph, bounded before onnxruntime sees them:
+    onnxruntime folds a ConstantOfShape([30000, 30000]) while it loads the file (3.6 GB for
+    `mmzoo info`), and runs a Loop of 10**12 trips until killed. A generator's Loops must
+    have a constant trip count of at most mmzoo.max_length (docs/generate.md)."""
+    consts = _int_constants(proto)
+    for node in _all_nodes(proto):
+        for op, index in SHAPE_INPUTS:
+            if node.op_type == op and len(node.input) > index and node.input[index] in consts:
+                size = 1
+                for d in consts[node.input[index]]:
+                    size *= max(d, 0)
+                if size > MAX_CONST_ELEMENTS:
+                    raise MmzooError(f"{op} node {node.name[:40]!r} makes {size:,} elements: refused")
+        if node.op_type == "Loop":
+            trips = consts.get(node.input[0]) if node.input and node.input[0] else None
+            if trips is not None and len(trips) == 1 and trips[0] > (MAX_ITEM_LIMIT + 1):
+                raise MmzooError(f"Loop node {node.name[:40]!r} runs {trips[0]:,} trips: refused")
+            if meta.mode == GENERATE and (trips is None or len(trips) != 1 or trips[0] > meta.max_length):
+                raise MmzooError(
+                    f"Loop node {node.name[:40]!r} needs a constant trip count of at most mmzoo.max_length "
+                    f"({meta.max_length}), got {trips if trips is None else trips[:2]}"
+                )
+
+
+def check_finite(proto: Any) -> None:
+    """Refuse a NaN or infinite float weight: such a file samples empty names with exit 0."""
+    import numpy as np
+
+    for graph in _all_graphs(proto):
+        for t in graph.initializer:
+            if t.data_type != FLOAT:
+                continue
+            values = np.frombuffer(t.raw_data, dtype="<f4") if t.raw_data else np.asarray(t.float_data, np.float32)
+            if not np.isfinite(values).all():
+                raise MmzooError(f"its weight {t.name[:40]!r} holds NaN or infinite values")
+
+
+def _int_constants(proto: Any) -> dict[str, list[int]]:
+    """name -> values of every small int64/int32 initializer and Constant, in any graph."""
+    out: dict[str, list[int]] = {}
+    for graph in _all_graphs(proto):
+        for t in graph.initializer:
+            _add_int(out, t.name, t)
+    for node in _all_nodes(proto):
+        if node.op_type == "Constant" and node.output:
+            for attr in node.attribute:
+                if attr.name == "value" and attr.HasField("t"):
+                    _add_int(out, node.output[0], attr.t)
+                elif attr.name in ("value_int", "value_ints"):
+                    out[node.output[0]] = [attr.i] if attr.name == "value_int" else list(attr.ints)
+    return out
+
+
+def _add_int(out: dict[str, list[int]], name: str, t: Any) -> None:
+    count = 1
+    for d in t.dims:
+        count *= d
+    if t.data_type not in (INT64, INT32_TYPE) or count > 16:
+        return
+    if t.raw_data:
+        width = 8 if t.data_type == INT64 else 4
+        raw = t.raw_data[: count * width]
+        out[name] = [int.from_bytes(raw[i : i + width], "little", signed=True) for i in range(0, len(raw), width)]
+    else:
+        out[name] = list(t.int64_data if t.data_type == INT64 else t.int32_data)
+
+
+def _all_graphs(proto: Any) -> Any:
+    graphs = [proto.graph]
+    while graphs:
+        g = graphs.pop()
+        yield g
+        for n in g.node:
+            for attr in n.attribute:
+                graphs.extend([attr.g] if attr.HasField("g") else [])
+                graphs.extend(attr.graphs)
+
+
+def _all_nodes(proto: Any) -> Any:
+    for g in _all_graphs(proto):
+        yield from g.node
+    for f in proto.functions:
+        yield from f.node
 
 
 def _all_tensors(proto: Any) -> Any:
@@ -226,6 +319,9 @@ def _check_generate(inputs: dict[str, Any], outputs: dict[str, Any], meta: Check
         got_elem, dims = inputs[name]
         if got_elem != elem or dims is None or len(dims) != rank:
             raise MmzooError(f"{name!r} has the wrong type or rank for a generate file ({dims})")
+    length = inputs["uniforms"][1][1]
+    if isinstance(length, int) and length != meta.max_length:  # else onnxruntime's InvalidArgument mid-sampling
+        raise MmzooError(f"the graph takes uniforms [batch, {length}] but mmzoo.max_length says {meta.max_length}")
     for name, elem in (("tokens", INT64), ("vocab", INT32)):
         if name not in outputs or outputs[name][0] != elem:
             raise MmzooError(f"a generate file needs an output {name!r} of its documented type")

@@ -12,7 +12,7 @@ import functools
 from typing import Any
 
 # message -> [(field, number, kind, repeated, message type)], kind as in FieldDescriptorProto
-_STRING, _INT32, _INT64, _MESSAGE = 9, 5, 3, 11
+_STRING, _INT32, _INT64, _MESSAGE, _FLOAT, _BYTES = 9, 5, 3, 11, 2, 12
 SCHEMA: dict[str, list[tuple[str, int, int, bool, str]]] = {
     "ModelProto": [
         ("graph", 7, _MESSAGE, False, "GraphProto"),
@@ -27,8 +27,17 @@ SCHEMA: dict[str, list[tuple[str, int, int, bool, str]]] = {
         ("output", 12, _MESSAGE, True, "ValueInfoProto"),
         ("sparse_initializer", 15, _MESSAGE, True, "SparseTensorProto"),
     ],
-    "NodeProto": [("attribute", 5, _MESSAGE, True, "AttributeProto")],
+    "NodeProto": [
+        ("input", 1, _STRING, True, ""),
+        ("output", 2, _STRING, True, ""),
+        ("name", 3, _STRING, False, ""),
+        ("op_type", 4, _STRING, False, ""),
+        ("attribute", 5, _MESSAGE, True, "AttributeProto"),
+    ],
     "AttributeProto": [
+        ("name", 1, _STRING, False, ""),
+        ("i", 3, _INT64, False, ""),
+        ("ints", 8, _INT64, True, ""),
         ("t", 5, _MESSAGE, False, "TensorProto"),
         ("g", 6, _MESSAGE, False, "GraphProto"),
         ("tensors", 10, _MESSAGE, True, "TensorProto"),
@@ -37,7 +46,13 @@ SCHEMA: dict[str, list[tuple[str, int, int, bool, str]]] = {
         ("sparse_tensors", 23, _MESSAGE, True, "SparseTensorProto"),
     ],
     "TensorProto": [
+        ("dims", 1, _INT64, True, ""),
+        ("data_type", 2, _INT32, False, ""),
+        ("float_data", 4, _FLOAT, True, ""),
+        ("int32_data", 5, _INT32, True, ""),
+        ("int64_data", 7, _INT64, True, ""),
         ("name", 8, _STRING, False, ""),
+        ("raw_data", 9, _BYTES, False, ""),
         ("external_data", 13, _MESSAGE, True, "StringStringEntryProto"),
         ("data_location", 14, _INT32, False, ""),  # an enum in onnx: the same varint on the wire
     ],

@@ -25,21 +25,23 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
-def uniform_table(seed: int, items: np.ndarray, steps: int) -> np.ndarray:
+def uniform_table(seed: int, items: np.ndarray, steps: int, first_step: int = 0) -> np.ndarray:
     """uniforms[i, t] in [0, 1), float32, a pure function of (seed, item i, step t).
 
     The top 24 bits of the hash over 2**24: exact in float32, the dtype a generator
     file takes (docs/generate.md), so the numpy loop and the graph draw the same numbers.
     Made for a whole batch at once: at batch 1 the per-call numpy overhead, not
-    the arithmetic, is what costs.
+    the arithmetic, is what costs. `first_step` gives the columns first_step.. of the
+    same table, so a long item's uniforms can be drawn a block of steps at a time.
     """
     with np.errstate(over="ignore"):
         key = _splitmix64(np.asarray([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
         per_item = _splitmix64(key ^ (items.astype(np.uint64) * np.uint64(0x100000001B3)))
-        x = _splitmix64(per_item[:, None] ^ np.arange(steps, dtype=np.uint64)[None, :])
+        x = _splitmix64(per_item[:, None] ^ np.arange(first_step, first_step + steps, dtype=np.uint64)[None, :])
     return (x >> np.uint64(40)).astype(np.float32) / np.float32(1 << 24)
 
 
+UNIFORM_BLOCK_ELEMENTS = 1 << 20  # uniforms drawn at once while sampling (B x steps): bounded temporaries
 BELOW_ONE = np.nextafter(np.float32(1), np.float32(0))  # the largest float32 uniform
 
 
@@ -121,19 +123,26 @@ def _generate_batch(
     logits = stepper.feed(np.zeros(B, dtype=np.int64))  # the leading boundary token
     for token in prefix:
         logits = stepper.feed(np.full(B, token, dtype=np.int64))
-    generated = np.zeros((B, 0), dtype=np.int64)
+    # Preallocated and filled column by column: linear in the item length (growing it with
+    # np.concatenate every step was quadratic), and the uniforms come a block of steps at a
+    # time, so max_length 100001 never means a [B, 100001] table up front.
+    generated = np.zeros((B, max_length), dtype=np.uint16 if len(vocab) <= 1 << 16 else np.int64)
     done = np.zeros(B, dtype=bool)
-    u = uniform_table(options.seed, ids, max_length)  # [B, max_length]
+    block = max(1, min(max_length, UNIFORM_BLOCK_ELEMENTS // B))
+    length = 0
     for step in range(max_length):
-        picks = choose(logits, u[:, step], options.temperature, options.top_k)
+        if step % block == 0:
+            u = uniform_table(options.seed, ids, min(block, max_length - step), step)
+        picks = choose(logits, u[:, step % block], options.temperature, options.top_k)
         picks[done] = 0
-        generated = np.concatenate([generated, picks[:, None]], axis=1)
+        generated[:, step] = picks
+        length = step + 1
         done |= picks == 0
         if done.all():
             break
         logits = stepper.feed(picks)
     results = []
-    for row in generated:
+    for row in generated[:, :length]:
         end = np.flatnonzero(row == 0)
         row = row[: end[0]] if len(end) else row
         results.append(options.prefix + "".join(vocab[i] for i in row))
