@@ -310,6 +310,41 @@ def cmd_diagnose(
         print(report)
 
 
+def cmd_runs(
+    names: list[str] = typer.Argument(
+        None, help="Model names, globs (mlp*) or run folders to show; with --plot, a FILE.png to draw into."
+    ),
+    plot: bool = typer.Option(
+        False, "--plot", help="Draw the runs' train/val curves to ROOT/curves.png, or FILE.png: --plot out.png."
+    ),
+    root: Path = typer.Option(Path("runs"), "--root", help="Where the runs are: ROOT/MODEL/RUN."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """List the run folders (model, corpus, steps, best val, date, status), oldest first."""
+    from mmzoo.runs import listing
+
+    patterns, figure = listing.split_plot_path(names or [], plot, root)
+    if figure is not None:
+        listing.require_matplotlib()  # before reading a hundred folders
+    rows = listing.list_runs(root, patterns)
+    if patterns and not rows:
+        raise MmzooError(f"no run under {root}/ matches {' '.join(patterns)}")
+    drawn = listing.plot_curves(rows, figure) if figure is not None else []
+    if as_json:
+        doc: dict[str, Any] = {"root": str(root), "runs": [r.as_json() for r in rows]}
+        print_json({**doc, "plot": str(figure), "plotted": [r.path for r in drawn]} if figure else doc)
+        return
+    if not rows:
+        print(f"no runs under {root}/: train one with `mmzoo train MODEL`")
+        return
+    print_table(listing.TABLE_HEADERS, listing.table_rows(rows))
+    for r in rows:  # why a row says damaged or unknown, one line each
+        if r.note:
+            warn(r.note)
+    if figure is not None:
+        print(f"curves of {len(drawn)} run(s) -> {figure}")
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "list": cmd_list,
     "plugins": cmd_plugins,
@@ -320,6 +355,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "info": cmd_info,
     "diagnose": cmd_diagnose,
     "datasets": cmd_datasets,
+    "runs": cmd_runs,
 }
 
 # Commands that work from an .onnx file alone: no plugin loading, no torch.
