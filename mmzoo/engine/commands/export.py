@@ -71,7 +71,7 @@ def check_out(out: Path) -> None:
 
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; name the .onnx file to write, e.g. {out / 'model.onnx'}")
-    if out.suffix.lower() != ".onnx":
+    if out.suffix != ".onnx":  # exactly: `mmzoo sample x.ONNX` would read it as a run name
         raise UsageError(f"--out {out} must end in .onnx (mmzoo only writes .onnx files there)")
     folder = out.parent
     if any((folder / name).exists() for name in (checkpoint.META, checkpoint.LAST_META, checkpoint.WEIGHTS)):
