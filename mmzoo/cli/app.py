@@ -329,6 +329,8 @@ def cmd_runs(
     rows = listing.list_runs(root, patterns)
     if patterns and not rows:
         raise MmzooError(f"no run under {root}/ matches {' '.join(patterns)}")
+    if figure is not None and not rows:
+        raise MmzooError(f"no runs under {root}/ to plot: train one with `mmzoo train MODEL`")
     drawn = listing.plot_curves(rows, figure) if figure is not None else []
     if as_json:
         doc: dict[str, Any] = {"root": str(root), "runs": [r.as_json() for r in rows]}
