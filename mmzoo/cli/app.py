@@ -288,7 +288,10 @@ def cmd_diagnose(
         None, "--last-scale", help="Last-layer scale at init: shortcut for --set last_layer_scale=S."
     ),
     compare: str | None = typer.Option(
-        None, "--compare", help="KEY=V1,V2,...: train each variant (a config field, bn=on,off, init=...) side by side."
+        None,
+        "--compare",
+        help="KEY=V1,V2,...: train each variant (a config field, bn=on,off, init=..., lr=...) side by side; "
+        "on bigram, smoothing=K1,K2,...",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Folder for the figures and stats.json (default runs/MODEL/diagnose-<timestamp>)."
