@@ -232,3 +232,24 @@ def test_plot_without_matplotlib_says_what_to_install(tmp_path: Path) -> None:
         "pip install 'mmzoo[plots]' (or pip install matplotlib)"
     ]
     assert not (tmp_path / "runs" / "curves.png").exists()
+
+
+def test_a_held_lock_is_seen_without_proc_locks_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where /proc/locks cannot be read (macOS), a shared lock tried and let go at once
+    tells a held lock from a stale lock file, and takes nothing from its holder."""
+    from mmzoo.runs import listing
+    from mmzoo.runs.lock import TargetLock, lock_path
+
+    monkeypatch.setattr(listing, "_in_proc_locks", lambda info: None)
+    target = tmp_path / "run"
+    assert not listing.lock_held(target)  # no lock file at all
+    holder = _hold_locks(target)
+    try:
+        assert listing.lock_held(target)
+        with pytest.raises(Exception, match="another mmzoo"):
+            TargetLock(target, "train").acquire()  # still the holder's
+    finally:
+        holder.stdin.close()  # type: ignore[union-attr]
+        holder.wait(timeout=60)
+    lock_path(target).write_text("train (pid 1)")  # a lock file nobody holds
+    assert not listing.lock_held(target)
