@@ -24,6 +24,30 @@ REPO = Path(__file__).resolve().parent.parent
 EXPORTED = REPO / "mmzoo" / "pretrained"
 README = EXPORTED / "README.md"
 COLUMNS = ["model", "params", "val loss", "train s", "size (bytes)", "sha256"]
+FILE_COLUMNS = ["file", "size (bytes)", "sha256"]
+# the order mmzoo export writes its keys in (mmzoo/engine/export/writer.py)
+KEY_ORDER = [
+    "mmzoo.format",
+    "mmzoo.model",
+    "mmzoo.vocab",
+    "mmzoo.input",
+    "mmzoo.context_length",
+    "mmzoo.state",
+    "mmzoo.max_length",
+    "mmzoo.val_loss",
+    "mmzoo.val_loss_uncalibrated",
+    "mmzoo.val_loss_calibrated",
+    "mmzoo.data_sha256",
+    "mmzoo.data_source",
+    "mmzoo.split_seed",
+    "mmzoo.config",
+    "mmzoo.bn_folded",
+    "mmzoo.bn_layers",
+    "mmzoo.norm",
+    "mmzoo.calibrated",
+    "mmzoo.opset",
+    "mmzoo.version",
+]
 HEADER = """# Pretrained zoo
 
 One ONNX file per built-in model, trained by `make zoo` (scripts/make_zoo.py): each
@@ -40,9 +64,15 @@ same seed:
 
     mmzoo sample mmzoo/pretrained/names-transformer.gen.onnx
 
-`val loss` is the exported model's mean NLL per character on the val split (after
-BatchNorm calibration where there is one); `train s` is the wall-clock training time
-on the machine that ran `make zoo`, so it depends on that machine and its load.
+`val loss` is the exported model's mean NLL per character on the val split (with the
+BatchNorm statistics export kept, calibrated or running, whichever scored better);
+`train s` is the wall-clock training time on the machine that ran `make zoo`, so it
+depends on that machine and its load.
+
+"""
+FILES_HEADER = """
+Every file, generator files included (tests/test_pretrained_files.py keeps this list
+current):
 
 """
 
@@ -113,22 +143,91 @@ def read_table(path: Path = README) -> dict[str, list[str]]:
     return rows
 
 
+def file_table() -> list[str]:
+    """Every .onnx file in the zoo, with its size and sha256, read from disk."""
+    lines = ["| " + " | ".join(FILE_COLUMNS) + " |", "|" + "|".join("---" for _ in FILE_COLUMNS) + "|"]
+    for path in sorted(EXPORTED.glob("*.onnx")):
+        data = path.read_bytes()
+        lines.append(f"| {path.name} | {len(data)} | {hashlib.sha256(data).hexdigest()} |")
+    return lines
+
+
+def refresh_file_table() -> None:
+    """Rewrite only the README's table of every file (make_generators.py calls it)."""
+    text = README.read_text(encoding="utf-8")
+    head = text.split(FILES_HEADER)[0].rstrip("\n") + "\n"
+    tmp = README.with_name(README.name + ".tmp")
+    tmp.write_text(head + FILES_HEADER + "\n".join(file_table()) + "\n", encoding="utf-8")
+    os.replace(tmp, README)
+
+
 def write_readme(rows: dict[str, list[str]], order: list[str], seed: int, items: int) -> None:
+    """The README from the training rows; each model's size and sha256 read from its file."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for name in order + sorted(set(rows) - set(order)):
         if name in rows:
-            lines.append("| " + " | ".join(rows[name]) + " |")
-    README.write_text(HEADER.format(seed=seed, items=items) + "\n".join(lines) + "\n", encoding="utf-8")
+            path = EXPORTED / f"names-{name}.onnx"
+            cells = list(rows[name])
+            if path.is_file():
+                data = path.read_bytes()
+                cells[4:6] = [str(len(data)), hashlib.sha256(data).hexdigest()]
+            lines.append("| " + " | ".join(cells) + " |")
+    text = (
+        HEADER.format(seed=seed, items=items) + "\n".join(lines) + "\n" + FILES_HEADER + "\n".join(file_table()) + "\n"
+    )
+    tmp = README.with_name(README.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, README)
+
+
+def fill_metadata(path: Path) -> bool:
+    """Add the documented keys an older export left out, from what the file holds; put
+    every key in export's order. Whether the file changed."""
+    import onnx
+
+    from mmzoo.engine.export.norms import norm_kinds, norm_label
+    from mmzoo.plugins import get_zoo
+
+    proto = onnx.load(str(path))
+    props = {p.key: p.value for p in proto.metadata_props}
+    spec = get_zoo().model(props["mmzoo.model"])
+    network = spec.create(spec.config(**json.loads(props["mmzoo.config"])), len(json.loads(props["mmzoo.vocab"])))
+    norm = norm_label(norm_kinds(network))
+    if props.setdefault("mmzoo.norm", norm) != norm:
+        raise SystemExit(f"{path.name}: mmzoo.norm says {props['mmzoo.norm']}, its network has {norm}")
+    if "mmzoo.val_loss_calibrated" not in props:
+        if props["mmzoo.bn_layers"] != "0":
+            raise SystemExit(f"{path.name}: no calibrated val loss, and it has BatchNorm: retrain it")
+        props["mmzoo.val_loss_calibrated"] = ""  # no BatchNorm: export did not calibrate
+    ordered = {k: props[k] for k in KEY_ORDER if k in props} | props
+    if list(ordered.items()) == [(p.key, p.value) for p in proto.metadata_props]:
+        return False
+    del proto.metadata_props[:]
+    for key, value in ordered.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(proto.SerializeToString())
+    os.replace(tmp, path)
+    return True
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="only these (default: every built-in model)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--fill-metadata", action="store_true", help="retrain nothing; add missing documented keys")
     args = parser.parse_args()
     from mmzoo.corpus import load_corpus
 
     order = builtin_models()
+    if args.fill_metadata:
+        changed = [m for m in args.models or order if fill_metadata(EXPORTED / f"names-{m}.onnx")]
+        print(f"metadata filled in: {', '.join(changed) or 'none'}", file=sys.stderr)
+        if changed:
+            subprocess.run([sys.executable, str(REPO / "scripts" / "make_generators.py"), *changed], check=True)
+        write_readme(read_table(), order, args.seed, len(load_corpus("names").items))
+        return 0
     wanted = args.models or order
     unknown = sorted(set(wanted) - set(order))
     if unknown:
@@ -161,6 +260,7 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     # and each file's generator (mmzoo/pretrained/names-<model>.gen.onnx), made from the file itself
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_generators.py"), *wanted], check=True)
+    write_readme(rows, order, args.seed, len(load_corpus("names").items))  # the generators' hashes
     return 0
 
 

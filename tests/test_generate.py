@@ -41,7 +41,7 @@ def test_pretrained_generator_is_current_lean_and_self_describing(name: str) -> 
     proto = onnx.load_from_string(data)
     props = {p.key: p.value for p in proto.metadata_props}
     assert props["mmzoo.input"] == "generate" and props["mmzoo.model"] == name
-    assert count_ops(proto.graph, "BatchNormalization") == 0 and count_ops(proto.graph, "Loop") == 5
+    assert count_ops(proto.graph, "BatchNormalization") == 0 and count_ops(proto.graph, "Loop") == 4
 
     s = session(gen)
     L = int(props["mmzoo.max_length"])

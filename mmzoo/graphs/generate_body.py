@@ -47,9 +47,7 @@ class BodyParts:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-def sampling_nodes(
-    logits: str, keepdims: bool, top_k: bool, temperature: bool, alone: bool = False, greedy: bool = False
-) -> list[NodeProto]:
+def sampling_nodes(logits: str, keepdims: bool, top_k: bool, temperature: bool, alone: bool = False) -> list[NodeProto]:
     """logits[B, V] float -> gen/drawn (the token drawn, fed back), gen/pick [B] (drawn, 0 for
     rows already done: the scan output), gen/alive_next [B], gen/cond.
 
@@ -67,21 +65,15 @@ def sampling_nodes(
     (rows never mix), and `pick` stays free to be the scan output without an Identity.
 
     `alone` (a batch of one row): no alive; gen/cond = any(cdf <= target), i.e. drawn > 0,
-    in one op; the body scans gen/pick1, drawn as [1].
-
-    `greedy` (temperature 0): the first most likely token, which choose returns when
-    logits / T is not finite. The top-k ops with k = 1 and no division (every token below
-    the maximum masked, the ties with it kept), fed uniforms gen/u_greedy (zeros: the draw
-    is the first token of probability > 0, the first maximum). No tiny stand-in
-    temperature: OpenVINO computes double ops in float32, where one would overflow."""
+    in one op; the body scans gen/pick1, drawn as [1]."""
     nodes = [node("Cast", [logits], ["gen/x64"], to=DOUBLE)]
     x = "gen/x64"
-    if temperature and not greedy:
+    if temperature:
         nodes.append(node("Div", [x, "gen/temperature64"], ["gen/xt"]))
         x = "gen/xt"
-    if top_k or greedy:
+    if top_k:
         nodes += [
-            node("TopK", [x, "gen/b/one1" if greedy else "gen/k"], ["gen/topv", "gen/topi"], axis=1),
+            node("TopK", [x, "gen/k"], ["gen/topv", "gen/topi"], axis=1),
             node("ReduceMin", ["gen/topv", "gen/b/axis1"], ["gen/kth"], keepdims=1),
             node("Less", [x, "gen/kth"], ["gen/below"]),
             node("Where", ["gen/below", "gen/b/neg_inf", x], ["gen/xk"]),
@@ -94,9 +86,7 @@ def sampling_nodes(
         node("CumSum", ["gen/p", "gen/b/axis1_scalar"], ["gen/cdf"]),
         node("Gather", ["gen/cdf", "gen/b/last1"], ["gen/total"], axis=1),  # [B, 1]: cdf[:, V - 1]
         # alone: u64 [1, L] -> [1], which broadcasts against total [1, 1] as [1, 1] would
-        node(
-            "Gather", ["gen/u64" if alone else "gen/u_greedy" if greedy else "gen/u_all", "gen/iter"], ["gen/u"], axis=1
-        ),
+        node("Gather", ["gen/u64" if alone else "gen/u_all", "gen/iter"], ["gen/u"], axis=1),
         node("Mul", ["gen/u", "gen/total"], ["gen/target"]),
         node("LessOrEqual", ["gen/cdf", "gen/target"], ["gen/le"]),
         node("Cast", ["gen/le"], ["gen/le64"], to=INT64),

@@ -65,8 +65,7 @@ def build_generator(proto: ModelProto) -> ModelProto:
     body = Body(proto.graph, adapter, keepdims, V, C)
     outer = [
         *_outer_nodes(L),
-        *_initial_values(proto.graph, adapter, mode, C, batch1=True),
-        node("If", ["gen/alone_plain"], ["tokens"], then_branch=_alone(body, L), else_branch=_batched(body, mode, L)),
+        node("If", ["gen/plain"], ["tokens"], then_branch=_plain(body, mode, L), else_branch=_other(body, mode, L)),
         node("Constant", [], ["vocab"], value=helper.make_tensor("vocab", TensorProto.INT32, [V], _codes(vocab))),
     ]
     graph = helper.make_graph(
@@ -110,13 +109,13 @@ class Body:
     vocab_size: int
     context_length: int
 
-    def make(self, top_k: bool, temperature: bool, alone: bool = False, greedy: bool = False) -> GraphProto:
+    def make(self, top_k: bool, temperature: bool, alone: bool = False) -> GraphProto:
         """iter, cond, alive, *carried -> cond, alive', *carried', pick[B]: one model call,
         one draw. `alone` (batch 1): iter, cond, *carried -> cond, *carried', pick1[1]."""
         adapter = self.adapter
         model_nodes = [_renamed(n, adapter.renames) for n in self.graph.node]
         logits = adapter.renames.get("logits", "logits")
-        sampling = sampling_nodes(logits, self.keepdims, top_k, temperature, alone, greedy)
+        sampling = sampling_nodes(logits, self.keepdims, top_k, temperature, alone)
         nodes = adapter.before + model_nodes + sampling + adapter.after
         alive = [] if alone else [ranked("gen/alive", BOOL, 1)]
         alive_next = [] if alone else [ranked("gen/alive_next", BOOL, 1)]
@@ -136,14 +135,14 @@ class Body:
         constants = [c for c in body_constants(self.vocab_size, self.context_length) if c.output[0] in read]
         return helper.make_graph(constants + nodes, "generate_step", inputs, outputs)
 
-    def loop(self, top_k: bool = False, temperature: bool = False, greedy: bool = False) -> NodeProto:
+    def loop(self, top_k: bool = False, temperature: bool = False) -> NodeProto:
         """A batched Loop -> gen/picks [N, B], N <= L iterations ran."""
         carried = self.adapter.carried
         return node(
             "Loop",
             ["gen/trips", "gen/true", "gen/alive0", *(c.initial for c in carried)],
             [*(f"gen/final{i}" for i in range(len(carried) + 1)), "gen/picks"],
-            body=self.make(top_k, temperature, greedy=greedy),
+            body=self.make(top_k, temperature),
         )
 
 
@@ -151,10 +150,19 @@ def _branch(nodes: list[NodeProto], name: str, output: str, rank: int) -> GraphP
     return helper.make_graph(nodes, name, [], [ranked(output, INT64, rank)])
 
 
-def _alone(body: Body, L: int) -> GraphProto:
-    """Batch 1, temperature 1, no top-k (what a caller asks for one item at a time): no
-    `alive` to carry, the Loop stops when the row draws 0, the initial values are
-    constants."""
+def _plain(body: Body, mode: str, L: int) -> GraphProto:
+    """Temperature 1 without top-k: one row (batch 1, what a caller asks for one item at a
+    time) or a batch."""
+    alone = _alone(body, mode, L)
+    batched = _batched(body, mode, L, [body.loop()], "gen/u64", "plain_batch")
+    return _branch(
+        [node("If", ["gen/alone"], ["tokens"], then_branch=alone, else_branch=batched)], "plain", "tokens", 2
+    )
+
+
+def _alone(body: Body, mode: str, L: int) -> GraphProto:
+    """Batch 1, temperature 1, no top-k: no `alive` to carry, the Loop stops when the row
+    draws 0, the initial values are constants."""
     carried = body.adapter.carried
     loop = node(
         "Loop",
@@ -163,104 +171,77 @@ def _alone(body: Body, L: int) -> GraphProto:
         body=body.make(top_k=False, temperature=False, alone=True),
     )
     nodes = [
+        *_initial_values(body.graph, body.adapter, mode, body.context_length, batch1=True),
         const("gen/a/zeros_1L", INT64, [1, L], [0] * L),
         const("gen/a/start", INT64, [1], [0]),
         const("gen/a/end", INT64, [1], [L]),
         const("gen/a/axis", INT64, [1], [1]),
+        const("gen/a/row", INT64, [2], [1, -1]),
         loop,
-        node("Transpose", ["gen/picks1"], ["gen/picks1_t"], perm=[1, 0]),  # [1, N]
+        node("Reshape", ["gen/picks1", "gen/a/row"], ["gen/picks1_t"]),  # [N, 1] -> [1, N]
         node("Concat", ["gen/picks1_t", "gen/a/zeros_1L"], ["gen/padded1"], axis=1),  # [1, N + L]
         node("Slice", ["gen/padded1", "gen/a/start", "gen/a/end", "gen/a/axis"], ["tokens"]),
     ]
     return _branch(nodes, "alone", "tokens", 2)
 
 
-def _batched(body: Body, mode: str, L: int) -> GraphProto:
-    """Any batch, any temperature and top-k: the initial values for B rows, then one of
-    four Loops, each with only the sampling ops it needs (every op in the body runs once
-    per token): temperature 1 without top-k; top-k (with the division, exact for a
-    temperature of 1); the temperature alone; temperature 0 (or NaN): the most likely
-    token. Their bodies share the wrapped graph's weights, which stay in the outer graph."""
-    # what only a variant reads is made inside its branch: nothing runs for nothing
-    by_k = node(
-        "If",
-        ["gen/k_on"],
-        ["gen/picks"],
-        then_branch=_branch(
-            [
-                const("gen/k_shape", INT64, [1], [1]),
-                node("Reshape", ["top_k", "gen/k_shape"], ["gen/k"]),
-                body.loop(top_k=True, temperature=True),
-            ],
-            "top_k",
-            "gen/picks",
-            2,
-        ),
-        else_branch=_branch([body.loop(temperature=True)], "temperature", "gen/picks", 2),
-    )
-    sampled = _branch(
-        [  # top-k is on when 0 < top_k < V (as in choose); else no token is masked
-            const("gen/k_zero", INT64, [], [0]),
-            const("gen/k_vocab", INT64, [], [body.vocab_size]),
-            node("Greater", ["top_k", "gen/k_zero"], ["gen/k_pos"]),
-            node("Less", ["top_k", "gen/k_vocab"], ["gen/k_below_v"]),
-            node("And", ["gen/k_pos", "gen/k_below_v"], ["gen/k_on"]),
-            node("Cast", ["temperature"], ["gen/temperature64"], to=DOUBLE),
-            by_k,
-        ],
-        "sampled",
-        "gen/picks",
-        2,
-    )
-    other = _branch(
-        [  # choose is greedy when logits / T is not finite: T = 0 or NaN (a float32 T > 0 cannot overflow)
-            const("gen/t_zero", FLOAT, [], [0.0]),
-            node("Abs", ["temperature"], ["gen/t_abs"]),
-            node("Greater", ["gen/t_abs", "gen/t_zero"], ["gen/t_usable"]),
-            node(
-                "If",
-                ["gen/t_usable"],
-                ["gen/picks"],
-                then_branch=sampled,
-                else_branch=_branch(
-                    [
-                        node("Shape", ["gen/u_all"], ["gen/u_shape"]),
-                        node(
-                            "ConstantOfShape",
-                            ["gen/u_shape"],
-                            ["gen/u_greedy"],
-                            value=helper.make_tensor("z", DOUBLE, [1], [0.0]),
-                        ),
-                        body.loop(greedy=True),
-                    ],
-                    "greedy",
-                    "gen/picks",
-                    2,
-                ),
-            ),
-        ],
-        "other",
-        "gen/picks",
-        2,
-    )
-    plain = _branch([body.loop()], "plain", "gen/picks", 2)
+def _other(body: Body, mode: str, L: int) -> GraphProto:
+    """A temperature other than 1, or top-k: the top-k Loop (with the division, exact for a
+    temperature of 1) or the temperature Loop, each with only the sampling ops it needs
+    (every op in a body runs once per token; TopK with k = V would double the cost of a
+    temperature-only call at batch 1000). Temperature 0 (or NaN), where choose takes the
+    first most likely token, is the top-k Loop with k = 1, temperature 1 and uniforms 0:
+    every token below the maximum masked, the draw the first one left. Two If levels at
+    most above any Loop: onnxruntime infers a subgraph once per level above it when it
+    creates a session."""
+    top_k = _batched(body, mode, L, [body.loop(top_k=True, temperature=True)], "gen/u_used", "top_k")
+    temperature = _batched(body, mode, L, [body.loop(temperature=True)], "gen/u_used", "temperature")
+    nodes = [
+        const("gen/o/one", INT64, [], [1]),
+        const("gen/o/zero", INT64, [], [0]),
+        const("gen/o/vocab", INT64, [], [body.vocab_size]),
+        const("gen/o/t_zero", FLOAT, [], [0.0]),
+        const("gen/o/u_zero", DOUBLE, [], [0.0]),
+        const("gen/o/k_shape", INT64, [1], [1]),
+        # choose is greedy when logits / T is not finite: T = 0 or NaN (a float32 T != 0 cannot overflow)
+        node("Abs", ["temperature"], ["gen/t_abs"]),
+        node("Greater", ["gen/t_abs", "gen/o/t_zero"], ["gen/t_usable"]),
+        node("Not", ["gen/t_usable"], ["gen/greedy"]),
+        # top-k is on when 0 < top_k < V (as in choose); else no token is masked
+        node("Greater", ["top_k", "gen/o/zero"], ["gen/k_pos"]),
+        node("Less", ["top_k", "gen/o/vocab"], ["gen/k_below_v"]),
+        node("And", ["gen/k_pos", "gen/k_below_v"], ["gen/k_on"]),
+        node("Or", ["gen/k_on", "gen/greedy"], ["gen/use_k"]),
+        node("Where", ["gen/greedy", "gen/o/one", "top_k"], ["gen/k_used"]),
+        node("Reshape", ["gen/k_used", "gen/o/k_shape"], ["gen/k"]),
+        node("Where", ["gen/greedy", "gen/one_f", "temperature"], ["gen/t_used"]),
+        node("Cast", ["gen/t_used"], ["gen/temperature64"], to=DOUBLE),
+        node("Where", ["gen/greedy", "gen/o/u_zero", "gen/u64"], ["gen/u_used"]),
+        node("If", ["gen/use_k"], ["tokens"], then_branch=top_k, else_branch=temperature),
+    ]
+    return _branch(nodes, "other", "tokens", 2)
+
+
+def _batched(body: Body, mode: str, L: int, loop: list[NodeProto], uniforms: str, name: str) -> GraphProto:
+    """Any batch: the initial values for B rows, the Loop (`loop`'s last node, reading
+    gen/u_all [B, L, 1] made from `uniforms` [B, L]), then its picks [N, B] as tokens [B, L]:
+    each row's N picks, then 0s."""
     nodes = [
         const("gen/b_axis2", INT64, [1], [2]),
         const("gen/b_L1", INT64, [1], [L]),
         const("gen/b_start", INT64, [1], [0]),
         const("gen/b_axis", INT64, [1], [1]),
         node("ConstantOfShape", ["gen/B1"], ["gen/alive0"], value=helper.make_tensor("t", BOOL, [1], [True])),
-        node("Unsqueeze", ["gen/u64", "gen/b_axis2"], ["gen/u_all"]),  # [B, L, 1]: u per row broadcasts
+        node("Unsqueeze", [uniforms, "gen/b_axis2"], ["gen/u_all"]),  # [B, L, 1]: u per row broadcasts
         *_initial_values(body.graph, body.adapter, mode, body.context_length, batch1=False),
-        node("If", ["gen/plain"], ["gen/picks"], then_branch=plain, else_branch=other),
-        # gen/picks [N, B] -> tokens [B, L]: the N picks of each row, then 0s (L of them, cropped)
+        *loop,
         node("Transpose", ["gen/picks"], ["gen/picks_bn"], perm=[1, 0]),
         node("Concat", ["gen/B1", "gen/b_L1"], ["gen/BL"], axis=0),
         node("ConstantOfShape", ["gen/BL"], ["gen/zeros_BL"], value=helper.make_tensor("z", INT64, [1], [0])),
         node("Concat", ["gen/picks_bn", "gen/zeros_BL"], ["gen/padded"], axis=1),  # [B, N + L]
         node("Slice", ["gen/padded", "gen/b_start", "gen/b_L1", "gen/b_axis"], ["tokens"]),
     ]
-    return _branch(nodes, "batched", "tokens", 2)
+    return _branch(nodes, name, "tokens", 2)
 
 
 def _renamed(n: NodeProto, renames: dict[str, str]) -> NodeProto:
@@ -296,7 +277,6 @@ def _outer_nodes(L: int) -> list[NodeProto]:
         node("LessOrEqual", ["top_k", "gen/zero"], ["gen/k_none"]),
         node("And", ["gen/t_one", "gen/k_none"], ["gen/plain"]),
         node("Equal", ["gen/B1", "gen/one1"], ["gen/alone"]),
-        node("And", ["gen/plain", "gen/alone"], ["gen/alone_plain"]),
     ]
     return _sorted(nodes)
 
