@@ -58,7 +58,7 @@ def generate_with_file(model: Any, options: SampleOptions) -> list[str]:
     temperature, top_k = scalars(options.temperature, options.top_k)  # made once: at batch 1 every us counts
     from mmzoo.runtime import run_session  # here: mmzoo.runtime imports this module lazily
 
-    session = model.session_for(B)
+    session = model.session_for(min(B, max(1, options.n)))  # -n 20: the batch hint's session, not a 2nd one
     for first in range(0, options.n, chunk):
         ids = np.arange(first, min(options.n, first + chunk))
         table = uniform_table(options.seed, ids, meta.max_length)  # [items, max_length] float32
