@@ -6,7 +6,7 @@ MMZOO := $(VENV)/bin/mmzoo
 STAMP := $(VENV)/.mmzoo-installed
 SHARED_NAMES ?= ../shared/data/names.txt
 
-.PHONY: install demo test test-fast check lint typecheck format bench zoo plugins-installed
+.PHONY: install demo test test-fast check lint typecheck format bench zoo plugins-installed engines
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -69,3 +69,15 @@ bench: install
 # The pretrained zoo: every built-in model, default recipe, fixed seed, built-in names corpus.
 zoo: install
 	$(PY) scripts/make_zoo.py
+
+# Every pretrained generator file under onnxruntime's CPU provider, onnxruntime's OpenVINO
+# EP, the OpenVINO runtime (f32) and the ONNX reference evaluator, batch 1 and 1000: a table
+# of identical/different tokens (docs/generate.md). In its own venv: onnxruntime-openvino
+# replaces the onnxruntime wheel, so it never goes into .venv. Pinned to the versions tested.
+OV_VENV ?= .venv-openvino
+$(OV_VENV)/bin/python:
+	python3 -m venv $(OV_VENV)
+	$(OV_VENV)/bin/pip install -q numpy onnx==1.23.2 onnxruntime-openvino==1.24.1 openvino==2026.4.1
+
+engines: $(OV_VENV)/bin/python
+	OMP_NUM_THREADS=1 $(OV_VENV)/bin/python scripts/engines.py

@@ -4,6 +4,12 @@ call per batch; the step/window file, one call per token), and the one-call floo
 single session.run of the step/window graph at batch 1, mid-item (position 4).
 
     python bench/generate.py [--repeats 3] [--models gru mlp-bn ...]
+    python bench/generate.py --startup [--repeats 15] [--models ...]
+
+--startup times the whole command instead: `mmzoo sample names-X.gen.onnx -n 20` against a
+bare `python -c "import onnxruntime, numpy"` (the floor of any onnxruntime app), run in
+turn, the ratio taken pair by pair (median, wall and CPU seconds), and the seconds onnxruntime
+takes to create a session for the generator file and for its step/window file.
 
 Timings are medians of interleaved repeats (loop, generator, loop, ...; the floor and the
 generator's call a fifth of each at a time), so a change in the machine's load hits both
@@ -14,7 +20,9 @@ bench/sampling.py calls it too.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -142,13 +150,71 @@ def generate_bench(models: list[str], repeats: int) -> list[str]:
     return table({name: measure(name, repeats) for name in models}, repeats)
 
 
+def run_child(argv: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one child process, start-up included."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode})")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def session_seconds(path: Path, repeats: int) -> float:
+    """Median seconds to create mmzoo's onnxruntime session for a file."""
+    import onnxruntime as ort
+
+    def once() -> float:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.disable_prepacking", "1")  # as mmzoo.runtime
+        return seconds(lambda: ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]))
+
+    return statistics.median(once() for _ in range(repeats))
+
+
+def startup_bench(models: list[str], repeats: int) -> list[str]:
+    python = sys.executable
+    mmzoo = str(Path(python).parent / "mmzoo")
+    bare = [python, "-c", "import onnxruntime, numpy"]
+    lines = [
+        f"Start-up (`python bench/generate.py --startup`, medians of {repeats} pairs run in turn; "
+        "ratio = `mmzoo sample names-X.gen.onnx -n 20` / `python -c 'import onnxruntime, numpy'`):",
+        "",
+        "| model | bare import s | sample -n 20 s | ratio (wall) | ratio (CPU) "
+        "| session: step file ms | generator ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in models:
+        command = [mmzoo, "sample", str(EXPORTED / f"names-{name}.gen.onnx"), "-n", "20"]
+        run_child(command), run_child(bare)  # warm the page cache
+        pairs = [(run_child(command), run_child(bare)) for _ in range(repeats)]
+        wall = statistics.median(a[0] / b[0] for a, b in pairs)
+        cpu = statistics.median(a[1] / b[1] for a, b in pairs)
+        step_ms = session_seconds(EXPORTED / f"names-{name}.onnx", repeats) * 1e3
+        gen_ms = session_seconds(EXPORTED / f"names-{name}.gen.onnx", repeats) * 1e3
+        bare_s, sample_s = statistics.median(b[0] for _, b in pairs), statistics.median(a[0] for a, _ in pairs)
+        lines.append(
+            f"| {name} | {bare_s:.3f} | {sample_s:.3f} | {wall:.2f}x | {cpu:.2f}x | {step_ms:.1f} | {gen_ms:.1f} |"
+        )
+        print(lines[-1], file=sys.stderr, flush=True)
+    return lines + [""]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--startup", action="store_true", help="time the whole `mmzoo sample -n 20` command")
     parser.add_argument("--models", nargs="*", help="default: every mmzoo/pretrained/names-*.gen.onnx")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     models = args.models or sorted(p.name[len("names-") : -len(".gen.onnx")] for p in EXPORTED.glob("*.gen.onnx"))
+    if args.startup:
+        print("\n".join(startup_bench(models, max(args.repeats, 5))))
+        return 0
     print("\n".join(generate_bench(models, args.repeats)))
     return 0
 
