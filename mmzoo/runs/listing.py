@@ -46,6 +46,7 @@ PARTIAL = ".partial"
 DIAGNOSE_PREFIX = "diagnose-"
 MAX_METRICS_BYTES = 256 << 20  # one short line per evaluation: millions of evaluations
 PLOT_NAME = "curves.png"
+MAX_LEGEND = 20  # runs labelled in the figure's legend; beyond, none is
 
 
 @dataclass
@@ -353,9 +354,13 @@ def plot_curves(rows: list[RunRow], out: Path) -> list[RunRow]:
             ax.plot(*zip(*train), color=colour, linestyle="--", marker="x", markersize=3, alpha=0.7)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats per character)")
-    ax.set_title("val (solid) and train (dashed) loss; a model fitted by counting dotted")
+    title = "val (solid) and train (dashed) loss; a model fitted by counting dotted"
+    if len(curves) <= MAX_LEGEND:
+        ax.legend(fontsize=8)
+    else:  # hundreds of entries would squeeze the axes to nothing
+        title += f"\n{len(curves)} runs: name fewer (`mmzoo runs MODEL --plot`) to label them"
+    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     if out.is_dir():
