@@ -96,6 +96,8 @@ def test_early_stopping_keeps_the_best_and_stops_after_the_patience(tmp_path: Pa
     doc = json.loads(run_mmzoo(*args, "--patience", "2", "--out", str(tmp_path / "r"), cwd=tmp_path).stdout)
     vals = [json.loads(line)["val_loss"] for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert doc["stopped_early"] and doc["step"] < 1500
+    last = json.loads((tmp_path / "r" / "last.json").read_text())
+    assert (last["stopped_early"], last["patience"], last["step"]) == (True, 2, doc["step"])  # for `mmzoo runs`
     assert vals.index(min(vals)) == len(vals) - 3 and doc["best_val_loss"] == pytest.approx(min(vals))
     off = json.loads(run_mmzoo(*args, "--patience", "0", "--out", str(tmp_path / "all"), cwd=tmp_path).stdout)
     assert not off["stopped_early"] and off["step"] == 1500

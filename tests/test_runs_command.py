@@ -120,7 +120,7 @@ def test_statuses_from_last_json_metrics_and_locks(tree: Path) -> None:
     with open(mlp / "metrics.jsonl", "a") as f:
         for step in (40, 50, 60):
             f.write(json.dumps({"step": step, "train_loss": 2.0, "val_loss": 9.0, "best": False, "seconds": 1}) + "\n")
-    edit_json(mlp / "last.json", step=60, recipe={**_recipe(mlp), "steps": 100})
+    edit_json(mlp / "last.json", step=60, recipe={**_recipe(mlp), "steps": 100}, stopped_early=True)
     shutil.copytree(mlp, runs / "mlp" / "resumed")  # a published run its `train --resume` holds
     (runs / "mlp" / ".live.partial").mkdir()  # a run being made, before its first checkpoint
     (runs / "mlp" / ".dead.partial").mkdir()  # its process died

@@ -240,7 +240,8 @@ class Trainer:
             tensors.update({f"ema.{k}": v for k, v in self.average.state_dict().items()})
         tensors["rng"] = self.rng.get_state()
         meta = self._meta(self.best_val)
-        meta.update({"step": self.step, "best_val_loss": self.best_val, "optimizer": optim_meta})
+        meta.update({"step": self.step, "best_val_loss": self.best_val, "optimizer": optim_meta,
+                     "stopped_early": self.stopped_early, "patience": self.patience})  # fmt: skip
         checkpoint.save(folder.path, tensors, meta, last=True)
 
     def restore_last(self) -> None:
@@ -347,6 +348,7 @@ class Trainer:
                     self.log(f"step {self.step}/{total}  train {self.train_loss:.4f}  val {val:.4f}")
                     if self.patience and self.evals_since_best >= self.patience and self.parallel.world_size == 1:
                         self.stopped_early = True
+                        self.save_last()  # last.json says why the run ended before its steps
                         break
         except KeyboardInterrupt:
             interrupted = True
