@@ -75,6 +75,7 @@ def run_diagnose(zoo: Any, req: DiagnoseRequest) -> tuple[dict[str, Any], str]:
     from mmzoo.corpus import load_corpus
     from mmzoo.engine.diagnose import INIT_MODES
     from mmzoo.engine.threads import params_of, use_threads
+    from mmzoo.lengths import config_for_corpus
 
     if req.init not in INIT_MODES:
         raise MmzooError(f"--init must be one of {', '.join(INIT_MODES)}, got {req.init!r}")
@@ -100,6 +101,8 @@ def run_diagnose(zoo: Any, req: DiagnoseRequest) -> tuple[dict[str, Any], str]:
         check_variants(spec, req.preset, sets, variants[1])
     recipe = dataclasses.replace(spec.recipe, steps=steps)
     corpus = load_corpus(req.data)
+    # the context from the corpus, as mmzoo train sizes it (mmzoo/lengths.py)
+    config = config_for_corpus(spec, req.preset, sets, corpus.max_length, corpus.source)
     use_threads(req.threads, params_of(spec, config, corpus.vocab.size))
     out = req.out or default_out(spec.name)
     if out.exists() and not out.is_dir():

@@ -26,13 +26,14 @@ def run_compare(
     from mmzoo.engine.diagnose import diagnose
     from mmzoo.engine.diagnose.compare import compare_doc, format_table
     from mmzoo.engine.diagnose.compare_plots import draw_compare
+    from mmzoo.lengths import config_for_corpus
 
     key, chosen = variants
     results = []
     for variant in chosen:
         if not req.quiet:
             print(f"{variant.label}:", file=sys.stderr)
-        config = spec.make_config(req.preset, {**sets, **variant.sets})
+        config = config_for_corpus(spec, req.preset, {**sets, **variant.sets}, corpus.max_length, corpus.source)
         varied = dataclasses.replace(recipe, **variant.recipe)  # --compare lr=...
         result = diagnose(spec, corpus, config, varied, recipe.steps, variant.init, variant.no_bn, req.seed,
                           preset=req.preset, progress=progress, surgery=surgery)  # fmt: skip
