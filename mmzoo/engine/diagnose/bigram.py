@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -37,11 +38,13 @@ def count_matrix(x: torch.Tensor, y: torch.Tensor, V: int) -> torch.Tensor:
 def zip_counts(items: list[str], chars: tuple[str, ...]) -> torch.Tensor:
     """The lecture's loop: `for a, b in zip(w, w[1:])` over '.' + word + '.'."""
     index = {c: i for i, c in enumerate(chars) if i > 0}
-    N = torch.zeros(len(chars), len(chars), dtype=torch.int64)
+    pairs: Counter[tuple[int, int]] = Counter()
     for word in items:
         ids = [0, *(index[c] for c in word), 0]
-        for a, b in zip(ids, ids[1:], strict=False):
-            N[a, b] += 1
+        pairs.update(zip(ids, ids[1:], strict=False))
+    N = torch.zeros(len(chars), len(chars), dtype=torch.int64)
+    for (a, b), n in pairs.items():
+        N[a, b] = n
     return N
 
 
