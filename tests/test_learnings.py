@@ -272,3 +272,18 @@ def test_the_page_has_15_rows_each_with_a_command_and_its_figures_exist() -> Non
         assert "`mmzoo " in row or "(#" in row, f"row {n} has no command"
     for target in re.findall(r"\]\(((?:learnings|diagnose)/[^)]+\.png)\)", text):
         assert is_png(DOC.parent / target), target
+
+
+def test_bad_bigram_options_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from mmzoo.cli import app as cli
+
+    for args, message in (
+        (["--compare", "l2=0,1"], "--compare on bigram takes smoothing=K1,K2,..."),
+        (["--compare", "smoothing=1,x"], "--compare smoothing: 'x' is not a number"),
+        (["--compare", "smoothing=1,-2"], "--compare smoothing: k must be 0 or more, got -2"),
+        (["--gain", "2"], "bigram is fitted by counting, not by gradient descent: --gain does not apply"),
+    ):
+        assert cli.main(["diagnose", "bigram", *args, "--out", str(tmp_path / "d")]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+        assert not (tmp_path / "d").exists()  # nothing written before the values were checked
