@@ -191,9 +191,9 @@ def _other(body: Body, mode: str, L: int) -> GraphProto:
     (every op in a body runs once per token; TopK with k = V would double the cost of a
     temperature-only call at batch 1000). Temperature 0 (or NaN), where choose takes the
     first most likely token, is the top-k Loop with k = 1, temperature 1 and uniforms 0:
-    every token below the maximum masked, the draw the first one left. Two If levels at
-    most above any Loop: onnxruntime infers a subgraph once per level above it when it
-    creates a session."""
+    every token below the maximum masked, the draw the first one left (a Loop of its own
+    for greedy, reading no outer value but the weights, was fed the wrong inputs by
+    onnxruntime's OpenVINO EP)."""
     top_k = _batched(body, mode, L, [body.loop(top_k=True, temperature=True)], "gen/u_used", "top_k")
     temperature = _batched(body, mode, L, [body.loop(temperature=True)], "gen/u_used", "temperature")
     nodes = [
