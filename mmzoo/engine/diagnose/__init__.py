@@ -4,7 +4,9 @@ and update statistics, the flags that say what is wrong, and variants side by si
 One room per job: capture.py (hooks), init.py (surgery: --init, --no-bn),
 observer.py (watches the Trainer's loop), stats.py (summaries), flags.py,
 run.py (diagnose()), report.py (text), compare.py (--compare), plots.py and
-compare_plots.py (figures, matplotlib only).
+compare_plots.py (figures, matplotlib only); bigram.py, learnings.py and
+bigram_plots.py measure docs/learnings.md's claims (the count model, the neural
+bigram against it, BatchNorm's coupling).
 """
 
 from mmzoo.engine.diagnose.flags import SATURATED_FRACTION, find_flags
