@@ -105,6 +105,32 @@ CASES = [
     _c("an .onnx file of random bytes", "sample garbage.onnx", "ONNX"),
     _c("mmzoo info on a run folder", "info RUN", "is a run folder"),
     _c("the Azure provider", "sample good.onnx --provider azure", "remote service"),
+    # -- issue 22: hostile files and run folders
+    _c(
+        "a symlink planted as the run's lock file",
+        "train bigram-nn --data tiny.txt --out PLANTED",
+        "is a symbolic link: refused",
+    ),
+    _c("--data that is a device", "train bigram-nn --data /dev/zero", "not a regular file"),
+    _c("eval on --data that is a device", "eval RUN --data /dev/zero", "not a regular file"),
+    _c("mmzoo info on a device", "info /dev/zero", "not a regular file"),
+    _c("an .onnx that is a symlink to a device", "sample zero.onnx", "not a regular file"),
+    _c("a run whose model.json names /dev/zero as its data", "eval run-devzero", "not a regular file"),
+    _c("a run whose model.json asks for 3.5 billion parameters", "sample run-huge", "over the limit of"),
+    _c("--set n_hidden=60000000", "train mlp --data tiny.txt --set n_hidden=60000000", "over the limit of"),
+    _c("--batch-size 1000000000000", "train mlp --data tiny.txt --batch-size 1000000000000", "--batch-size must be"),
+    _c("--set dropout=nan", "train transformer --data tiny.txt --set dropout=nan", "must be a finite number"),
+    _c("diagnose --seed beyond 64 bits", "diagnose mlp --data tiny.txt --seed 18446744073709551616", "--seed must be"),
+    _c("diagnose --seed -1", "diagnose mlp --data tiny.txt --seed -1", "--seed must be"),
+    _c("an export to x.ONNX", "export RUN --out x.ONNX", "must end in .onnx"),
+    _c("a generator made from a file with external data", "export external.onnx --generate", "external data"),
+    _c("an .onnx with context_length --3", "sample minus.onnx", "mmzoo.context_length must be"),
+    _c("an .onnx with a NaN weight", "sample nan-weight.onnx", "NaN or infinite"),
+    _c("an .onnx that makes a 30000 x 30000 constant", "info big-constant.onnx", "900,000,000 elements"),
+    _c("a generator whose Loop runs 10**12 trips", "sample loop-trips.onnx", "1,000,000,000,000 trips"),
+    _c("a generator whose max_length disagrees with its graph", "sample gen-maxlen.onnx", "mmzoo.max_length says"),
+    _c("a step file whose state names the wrong output", "sample state-wrong.onnx", "onnxruntime failed"),
+    _c("a foreign graph whose output name holds escape codes", "sample foreign-escape.onnx", "\\x1b[31m"),
 ]
 
 
@@ -118,6 +144,7 @@ def make_workspace(root: Path, run_mmzoo: Any, names: list[str]) -> None:
     run_mmzoo("export", "RUN", "--out", "good.onnx", "--json", cwd=root)
     _damaged_runs(root)
     _damaged_onnx(root)
+    _hostile(root)
 
 
 def hold_locks(root: Path) -> list[int]:
@@ -211,3 +238,91 @@ def _damaged_onnx(root: Path) -> None:
     for key, value in props.items():
         foreign.metadata_props.add(key=key, value=value)
     (root / "foreign.onnx").write_bytes(foreign.SerializeToString())
+
+
+def _hostile(root: Path) -> None:
+    """The files of issue 22's cases: a planted lock symlink, device paths, oversized or
+    poisoned graphs, a generator that disagrees with itself."""
+    import numpy as np
+    from onnx import numpy_helper
+    from synthetic_files import _props, generate_file, step_file
+
+    (root / "victim.txt").write_text("not mmzoo's to truncate\n")
+    (root / ".PLANTED.lock").symlink_to("victim.txt")
+    (root / "zero.onnx").symlink_to("/dev/zero")
+    _edit_json(_copy_run(root, "run-devzero") / "model.json", lambda m: m["data"].update(source="/dev/zero"))
+    _edit_json(
+        _copy_run(root, "run-huge") / "model.json",
+        lambda m: m.update(model="mlp", config={"block_size": 3, "n_embd": 10, "n_hidden": 60_000_000}),
+    )
+    good = onnx.load(str(root / "good.onnx"))
+
+    def edited(name: str, change: Any) -> None:
+        model = onnx.ModelProto()
+        model.CopyFrom(good)
+        change(model)
+        (root / name).write_bytes(model.SerializeToString())
+
+    def set_prop(model: onnx.ModelProto, key: str, value: str) -> None:
+        next(p for p in model.metadata_props if p.key == key).value = value
+
+    edited("minus.onnx", lambda m: set_prop(m, "mmzoo.context_length", "--3"))
+
+    def poison(model: onnx.ModelProto) -> None:
+        tensor = next(t for t in model.graph.initializer if len(t.dims) == 2)
+        array = numpy_helper.to_array(tensor).copy()
+        array.flat[0] = np.nan
+        tensor.CopyFrom(numpy_helper.from_array(array, tensor.name))
+
+    edited("nan-weight.onnx", poison)
+
+    def big_constant(model: onnx.ModelProto) -> None:
+        model.graph.initializer.append(numpy_helper.from_array(np.array([30000, 30000], np.int64), "big_shape"))
+        model.graph.node.append(helper.make_node("ConstantOfShape", ["big_shape"], ["big"], name="big"))
+        model.graph.output.append(helper.make_tensor_value_info("big", TensorProto.FLOAT, [30000, 30000]))
+
+    edited("big-constant.onnx", big_constant)
+
+    def generator(name: str, max_length: int) -> onnx.ModelProto:
+        """synthetic_files' generate file (uniforms [batch, 6]) with full metadata."""
+        model = onnx.load(str(generate_file(root / name)))
+        del model.metadata_props[:]
+        for key, value in _props("generate", 1, max_length, []).items():
+            model.metadata_props.add(key=key, value=value)
+        (root / name).write_bytes(model.SerializeToString())
+        return model
+
+    generator("gen-maxlen.onnx", 9)
+    loop = generator("loop-trips.onnx", 6)
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"])],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, [])],
+    )
+    loop.graph.node.extend(
+        [
+            helper.make_node("Constant", [], ["trips"], value=numpy_helper.from_array(np.array(10**12, np.int64))),
+            helper.make_node("Constant", [], ["yes"], value=numpy_helper.from_array(np.array(True))),
+            helper.make_node("Loop", ["trips", "yes"], [], name="spin", body=body),
+        ]
+    )
+    (root / "loop-trips.onnx").write_bytes(loop.SerializeToString())
+
+    step = onnx.load(str(step_file(root / "state-wrong.onnx")))
+    next(p for p in step.metadata_props if p.key == "mmzoo.state").value = json.dumps(
+        [{"input": "h", "output": "logits"}]
+    )
+    (root / "state-wrong.onnx").write_bytes(step.SerializeToString())
+
+    foreign = onnx.load(str(root / "foreign.onnx"))
+    foreign.graph.node[0].output[0] = foreign.graph.output[0].name = "\x1b[31mred"
+    (root / "foreign-escape.onnx").write_bytes(foreign.SerializeToString())
+
+
+def _copy_run(root: Path, name: str) -> Path:
+    shutil.copytree(root / "RUN", root / name)
+    return root / name
