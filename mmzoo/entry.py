@@ -11,9 +11,17 @@ import sys
 TRAIN_EXTRA = ("typer", "rich", "torch", "pluggy", "onnx", "onnxscript", "safetensors")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def entry() -> None:
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID` prints where a slow or stuck command is, and it goes on
         faulthandler.register(signal.SIGUSR1, all_threads=True)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # `kill PID` as Ctrl-C: the lock file, a staged .NAME.partial and temp files are
+        # cleaned up and the best checkpoint kept, where the default action left them all
+        signal.signal(signal.SIGTERM, _terminate)
     from mmzoo.cli.fast import try_fast
 
     argv = sys.argv[1:]

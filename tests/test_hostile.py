@@ -181,3 +181,26 @@ def test_sampling_runs_to_max_length_with_uniforms_drawn_in_blocks() -> None:
     assert np.array_equal(whole, np.concatenate(parts, axis=1))
     items = generate(_NeverEnds(), [".", "a", "b"], 3000, SampleOptions(n=3, seed=1, batch_size=2))
     assert items == ["a" * 3000] * 3
+
+
+def test_sigterm_before_the_first_checkpoint_leaves_nothing(ws: Path) -> None:
+    """`kill PID` used to leave .OUT.partial and .OUT.lock, which nothing removes under a
+    default (timestamped) --out. Now SIGTERM is Ctrl-C: staged folder and lock go. The
+    batch is large so that the first checkpoint (step 3,000) is far off when it comes."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import mmzoo_bin, sigint_default
+
+    args = ["train", "mlp", "--data", "tiny.txt", "--steps", "100000", "--batch-size", "100000", "--out", "T"]
+    proc = subprocess.Popen([mmzoo_bin(), *args], cwd=ws, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
+    deadline = time.monotonic() + 120
+    while not (ws / ".T.partial").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (ws / ".T.partial").exists(), "the training never started"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert not (ws / "T").exists() and not (ws / ".T.partial").exists() and not (ws / ".T.lock").exists()

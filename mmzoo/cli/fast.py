@@ -120,6 +120,9 @@ def try_fast(argv: list[str]) -> int | None:
     except OSError as exc:
         print_error(os_error_line(exc), argv)
         return 1
+    except KeyboardInterrupt:
+        print("mmzoo: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
