@@ -78,7 +78,7 @@ def print_error(message: str, argv: Sequence[str]) -> None:
 
 
 def warn(message: str) -> None:
-    print(f"mmzoo: {message}", file=sys.stderr)
+    print(f"mmzoo: {escape_controls(message)}", file=sys.stderr)  # it may quote a plugin's or a file's text
 
 
 def print_samples(doc: dict[str, Any], as_json: bool) -> None:
