@@ -112,15 +112,18 @@ def test_a_corpus_cache_of_another_format_or_edited_is_rebuilt(ws: Path, tmp_pat
     first = run_mmzoo("train", "bigram-nn", "--data", "tiny.txt", "--steps", "5", "--out", str(tmp_path / "A"),
                       "--json", cwd=ws, env=env)  # fmt: skip
     (folder,) = (tmp_path / "cache" / "mmzoo" / "corpora").iterdir()
-    for damage in ("[1, 2]", "edit"):
+    for damage in ("[1, 2]", "edit", "split"):
         meta_path = folder / "meta.json"
-        if damage == "edit":
+        if damage == "split":  # indices past the corpus: an IndexError before
+            np.save(folder / "split-42.npy", np.full(300, 10**6, dtype=np.uint32))
+            np.save(folder / "split-42-windows.npy", np.zeros(3))
+        elif damage == "edit":
             meta = json.loads(meta_path.read_text())
             meta["chars"][0] = "!"  # still sorted and distinct: only arrays_sha256 notices
             meta_path.write_text(json.dumps(meta))
         else:
             meta_path.write_text(damage)
-        out = tmp_path / f"B-{len(damage)}"
+        out = tmp_path / f"B-{damage[:2]}"
         again = run_mmzoo("train", "bigram-nn", "--data", "tiny.txt", "--steps", "5", "--out", str(out), "--json",
                           cwd=ws, env=env)  # fmt: skip
         assert json.loads(again.stdout)["best_val_loss"] == json.loads(first.stdout)["best_val_loss"]

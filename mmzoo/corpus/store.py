@@ -134,9 +134,11 @@ class TokenStore:
         """cum[k] = sum over the first k train items of (length + 1): where each item's
         (context, next char) examples start when the train split is read as windows."""
         path = None if self.directory is None else self.directory / f"split-{seed}-windows.npy"
-        if path is not None and path.is_file():
-            return np.load(path, mmap_mode="r")
         train = self.split(seed)["train"]
+        if path is not None and path.is_file():
+            cached = _load_npy(path)
+            if cached is not None and cached.shape == (len(train) + 1,) and cached.dtype.kind in "ui":
+                return cached  # a damaged file is rebuilt below
         total_windows = len(self.tokens) + len(self)  # an upper bound: every item's chars + 1
         cum = np.zeros(len(train) + 1, dtype=index_dtype(total_windows))
         total = 0
@@ -155,7 +157,11 @@ class TokenStore:
             return shuffled_indices(len(self), seed)
         path = self.directory / f"split-{seed}.npy"
         if path.is_file():
-            return np.load(path, mmap_mode="r")
+            cached = _load_npy(path)
+            n = len(self)
+            if cached is not None and cached.shape == (n,) and cached.dtype.kind in "ui":
+                if n == 0 or (int(cached.min()) >= 0 and int(cached.max()) < n):
+                    return cached  # else damaged: made again below
         order = shuffled_indices(len(self), seed)
         _save_npy(path, order)
         return order
@@ -167,6 +173,14 @@ def longest_item(offsets: np.ndarray, step: int = 1 << 20) -> int:
     for start in range(0, len(offsets) - 1, step):
         longest = max(longest, int(np.diff(offsets[start : start + step + 1]).max()))
     return longest
+
+
+def _load_npy(path: Path) -> np.ndarray | None:
+    """A cached array, memory-mapped, or None if it cannot be read as one (never unpickled)."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
 
 
 def _save_npy(path: Path, data: np.ndarray) -> None:
