@@ -123,10 +123,11 @@ def _generate_batch(
     logits = stepper.feed(np.zeros(B, dtype=np.int64))  # the leading boundary token
     for token in prefix:
         logits = stepper.feed(np.full(B, token, dtype=np.int64))
-    # Preallocated and filled column by column: linear in the item length (growing it with
-    # np.concatenate every step was quadratic), and the uniforms come a block of steps at a
-    # time, so max_length 100001 never means a [B, 100001] table up front.
-    generated = np.zeros((B, max_length), dtype=np.uint16 if len(vocab) <= 1 << 16 else np.int64)
+    # Filled column by column in a buffer that doubles when full: linear in the item length
+    # (growing it with np.concatenate every step was quadratic), and sized by the items
+    # drawn, not by max_length; the uniforms come a block of steps at a time, so
+    # max_length 100001 never means a [B, 100001] table up front.
+    generated = np.zeros((B, min(max_length, 64)), dtype=np.uint16 if len(vocab) <= 1 << 16 else np.int64)
     done = np.zeros(B, dtype=bool)
     block = max(1, min(max_length, UNIFORM_BLOCK_ELEMENTS // B))
     length = 0
@@ -135,6 +136,10 @@ def _generate_batch(
             u = uniform_table(options.seed, ids, min(block, max_length - step), step)
         picks = choose(logits, u[:, step % block], options.temperature, options.top_k)
         picks[done] = 0
+        if step == generated.shape[1]:
+            wider = np.zeros((B, min(max_length, 2 * step)), dtype=generated.dtype)
+            wider[:, :step] = generated
+            generated = wider
         generated[:, step] = picks
         length = step + 1
         done |= picks == 0
