@@ -249,7 +249,14 @@ def _check_config_values(name: str, config: Any) -> None:
     refused here, not deep in a forward pass."""
     if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
         return
+    try:
+        defaults = dataclasses.asdict(type(config)())
+    except TypeError:
+        defaults = {}
     for key, value in dataclasses.asdict(config).items():
+        default = defaults.get(key)
+        if _is_number(default) and not _is_number(value):  # l2="x" in an edited model.json
+            raise MmzooError(f"{name}: config {key}={value!r} must be a number")
         if isinstance(value, float) and not math.isfinite(value):
             raise MmzooError(f"{name}: config {key}={value} must be a finite number")
 

@@ -410,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         print_error(os_error_line(exc), argv)
         return 1
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code == 2 and "--json" in argv:  # click printed the usage error; stdout still gets a document
+            print_json({"error": "invalid command line (the usage error is on stderr)"})
+        return code
     except KeyboardInterrupt:
         print("mmzoo: interrupted", file=sys.stderr)
         return 130
