@@ -160,6 +160,7 @@ def test_ctrl_c_saves_the_best_checkpoint_and_exits_130(small_names: Path, tmp_p
     proc = subprocess.Popen(
         # batch 8: the first eval (step 2000, when the loop is surely running) comes in about a second
         [mmzoo_bin(), "train", "mlp-bn", "--data", str(small_names), "--steps", "1000000", "--batch-size", "8"]
+        + ["--patience", "0"]  # runs until Ctrl-C
         + ["--threads", "1", "--out", str(run)],
         stderr=subprocess.PIPE,
         text=True,

@@ -76,7 +76,10 @@ def test_two_trainings_into_one_folder_the_second_refuses(tmp_path: Path) -> Non
     data.write_text("\n".join(BUILTIN_NAMES.read_text().split()[:300]) + "\n")
     args = ["train", "bigram-nn", "--data", str(data), "--threads", "1", "--out", "X", "--batch-size", "64"]
     first = subprocess.Popen(
-        [mmzoo_bin(), *args, "--steps", "1000000"], cwd=tmp_path, stderr=subprocess.PIPE, preexec_fn=sigint_default
+        [mmzoo_bin(), *args, "--steps", "1000000", "--patience", "0"],  # runs until stopped
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        preexec_fn=sigint_default,
     )
     deadline = time.monotonic() + 60
     while not (tmp_path / ".X.lock").exists() and time.monotonic() < deadline:
@@ -199,6 +202,7 @@ def test_sigusr1_prints_where_a_training_is_and_it_goes_on(tmp_path: Path) -> No
     data = tmp_path / "tiny.txt"
     data.write_text("\n".join(BUILTIN_NAMES.read_text().split()[:300]) + "\n")
     args = ["train", "bigram-nn", "--data", str(data), "--threads", "1", "--out", "X", "--steps", "1000000"]
+    args += ["--patience", "0"]  # runs until stopped
     proc = subprocess.Popen([mmzoo_bin(), *args], cwd=tmp_path, stderr=subprocess.PIPE, preexec_fn=sigint_default)
     deadline = time.monotonic() + 60
     while not (tmp_path / "X" / "metrics.jsonl").exists() and time.monotonic() < deadline:
@@ -210,4 +214,4 @@ def test_sigusr1_prints_where_a_training_is_and_it_goes_on(tmp_path: Path) -> No
     _, err = proc.communicate(timeout=60)
     text = err.decode()
     assert proc.returncode == 130, text[-2000:]
-    assert "Current thread" in text and "mmzoo/engine/train.py" in text, text[-2000:]
+    assert "Current thread" in text and "mmzoo/engine/training/trainer.py" in text, text[-2000:]

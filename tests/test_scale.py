@@ -187,6 +187,7 @@ def test_ctrl_c_stops_every_rank_and_keeps_the_checkpoint(tmp_path: Path, small_
 
     # bigram-nn evaluates every 250 steps: a checkpoint is soon on disk
     args = [mmzoo_bin(), "train", "bigram-nn", "--data", str(small_names), "--steps", "1000000", "--batch-size", "64"]
+    args += ["--patience", "0"]  # runs until stopped
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [*args, "--out", str(tmp_path / "run"), "--nproc", "2"],
