@@ -105,11 +105,15 @@ class TrainJob:
 def _new_job(spec: ModelSpec, req: TrainRequest, parallel: Parallel) -> TrainJob:
     from mmzoo.corpus.sizing import fitted_recipe, training_chars
     from mmzoo.corpus.store import load_training_corpus
+    from mmzoo.lengths import config_for_corpus
     from mmzoo.runs.writer import default_run_path
 
-    config = spec.make_config(req.preset, req.sets)
+    spec.make_config(req.preset, req.sets)  # a bad --set fails before a large corpus is read
     recipe = _recipe_with_flags(spec.recipe, req)
     corpus = parallel.main_first(lambda: load_training_corpus(req.data, req.max_item_length))  # rank 0 first
+    # the context from the corpus: item-length fields sized to the longest item unless set,
+    # a set one too short refused now, not when a batch first holds a long item (mmzoo/lengths.py)
+    config = config_for_corpus(spec, req.preset, req.sets, corpus.max_length, corpus.source)
     note = f"{recipe.steps:,} steps (--steps)"
     if req.steps is None:  # the tuned steps, scaled to this corpus (mmzoo/corpus/sizing.py)
         sizing = fitted_recipe(recipe, training_chars(corpus))
