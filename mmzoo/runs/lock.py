@@ -80,3 +80,33 @@ class TargetLock:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def sweep_stale_partials(folder: Path) -> list[Path]:
+    """Remove the `.NAME.partial` staging folders in `folder` that no live process is
+    writing (their lock is free): what a kill -9 before the first checkpoint left.
+
+    Only for mmzoo's own folders (runs/MODEL/), whose default --out names are
+    timestamped, so no later training into the same --out would ever clear them.
+    Returns what was removed."""
+    import shutil
+
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".partial")]
+    except OSError:
+        return removed
+    for staged in candidates:
+        if staged.is_symlink() or not staged.is_dir():
+            continue
+        lock = TargetLock(folder / staged.name[1 : -len(".partial")], "train")
+        try:
+            lock.acquire()
+        except MmzooError:
+            continue  # a live training holds it (or it cannot be locked): leave it
+        try:
+            shutil.rmtree(staged, ignore_errors=True)
+            removed.append(staged)
+        finally:
+            lock.release()
+    return removed

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mmzoo.errors import MmzooError, UsageError
 from mmzoo.registry import ModelSpec, Recipe
 from mmzoo.runs.folder import LAST_META, META
-from mmzoo.runs.lock import TargetLock
+from mmzoo.runs.lock import TargetLock, sweep_stale_partials
 
 if TYPE_CHECKING:
     from mmzoo.corpus import TrainingCorpus
@@ -76,6 +76,8 @@ def _train_on_this_rank(zoo: Zoo, req: TrainRequest, parallel: Parallel) -> dict
         with _lock(job.final, "train", parallel):
             if parallel.is_main:
                 _check_new_out(job.final)
+                if req.out is None:  # timestamped names: a kill -9's staging folder is never reused
+                    sweep_stale_partials(job.final.parent)
             result = _execute(job, quiet, parallel, req.threads)
     if not quiet:
         status = "interrupted; best checkpoint kept" if result.interrupted else "done"
@@ -156,6 +158,8 @@ def _lock(run_dir: Path, what: str, parallel: Parallel) -> Any:
 
 
 def _check_new_out(out: Path) -> None:
+    if out.is_symlink():  # the staged run is renamed onto --out at its first checkpoint: a link fails there
+        raise UsageError(f"--out {out} is a symbolic link; name the folder itself ({out.resolve()})")
     if out.is_dir() and ((out / META).exists() or (out / LAST_META).exists()):
         raise MmzooError(f"{out} already holds a run: pass --resume to continue it, or another --out")
     if out.exists() and not out.is_dir():

@@ -27,7 +27,7 @@ from mmzoo.engine.loss import split_loss
 from mmzoo.engine.training.averaging import WeightAverage
 from mmzoo.engine.training.batch_draw import BatchDraw
 from mmzoo.engine.training.distributed import Parallel, StepLoss
-from mmzoo.errors import MmzooError
+from mmzoo.errors import MmzooError, UsageError
 from mmzoo.models.blocks import param_count
 from mmzoo.registry import ModelSpec, Recipe
 from mmzoo.runs.writer import RunFolder
@@ -151,6 +151,11 @@ class Trainer:
         self.parallel = parallel or Parallel()  # rank, world size and device (distributed.py)
         torch.manual_seed(seed)
         self.model = spec.create(config, corpus.vocab.size)
+        batch_norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+        if spec.fit is None and recipe.batch_size < 2 and any(isinstance(m, batch_norms) for m in self.model.modules()):
+            raise UsageError(
+                f"--batch-size {recipe.batch_size}: {spec.name} has BatchNorm, which needs at least 2 examples a batch"
+            )
         check_causal(self.model, corpus.vocab.size, spec.name, "train")  # before any time is spent
         # batch sources: len(split) and split.batch(ix) -> (x, y) (engine/data/token_batches.py)
         self.splits: dict[str, Any] = make_splits(corpus, seed, self.model, whole_train=spec.fit is not None)
@@ -246,6 +251,18 @@ class Trainer:
 
     def restore_last(self) -> None:
         tensors, meta = checkpoint.load(self._writer().path, last=True)
+        try:
+            self._restore(tensors, meta)
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+            # last.json passed its checks but was edited to disagree with last.safetensors
+            # (config, optimizer groups) or a tensor was removed: one line, not a traceback
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise MmzooError(
+                f"{self._writer().path}: last.json and last.safetensors do not fit this run "
+                f"({type(exc).__name__}: {first}); it cannot be resumed"
+            ) from None
+
+    def _restore(self, tensors: dict[str, torch.Tensor], meta: Any) -> None:
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         if self.optimizer is not None and meta.optimizer:
             state: dict[int, dict[str, torch.Tensor]] = {}
@@ -305,7 +322,13 @@ class Trainer:
             self.fit_by_counting()
             self.evaluate_and_save()
             return False
-        assert self.optimizer is not None and self.step_loss is not None, "gradient descent has both"
+        if self.optimizer is None:  # --steps 0: the network as initialised, evaluated and saved
+            if self.step_loss is not None:
+                self.step_loss.close()
+            if self.folder is not None and self.parallel.is_main:
+                self.evaluate_and_save()
+            return False
+        assert self.step_loss is not None, "gradient descent has a step loss"
         recipe, model, train = self.recipe, self.model, self.splits["train"]
         total = recipe.steps
         model.train()
