@@ -131,6 +131,15 @@ CASES = [
     _c("a generator whose max_length disagrees with its graph", "sample gen-maxlen.onnx", "mmzoo.max_length says"),
     _c("a step file whose state names the wrong output", "sample state-wrong.onnx", "onnxruntime failed"),
     _c("a foreign graph whose output name holds escape codes", "sample foreign-escape.onnx", "\\x1b[31m"),
+    _c("mlp-bn with --batch-size 1", "train mlp-bn --data tiny.txt --batch-size 1", "needs at least 2"),
+    _c("--resume after last.json's config was edited", "train bigram-nn --resume --out run-lastcfg", "a number"),
+    _c(
+        "--resume after last.json's optimizer groups were edited",
+        "train bigram-nn --resume --out run-lastopt",
+        "cannot be resumed",
+    ),
+    _c("--resume after the rng tensor was removed", "train bigram-nn --resume --out run-lastrng", "cannot be resumed"),
+    _c("a new run whose --out is a symlink", "train bigram-nn --data tiny.txt --out linked", "is a symbolic link"),
 ]
 
 
@@ -317,6 +326,22 @@ def _hostile(root: Path) -> None:
         [{"input": "h", "output": "logits"}]
     )
     (root / "state-wrong.onnx").write_bytes(step.SerializeToString())
+
+    _edit_json(_copy_run(root, "run-lastcfg") / "last.json", lambda m: m["config"].update(l2="x"))
+    _edit_json(
+        _copy_run(root, "run-lastopt") / "last.json",
+        lambda m: m["optimizer"]["param_groups"][0].update(params=[0, 1, 2]),
+    )
+    from safetensors.numpy import load, save
+
+    run = _copy_run(root, "run-lastrng")
+    tensors = load((run / "last.safetensors").read_bytes())
+    del tensors["rng"]
+    blob = save(tensors)
+    (run / "last.safetensors").write_bytes(blob)
+    _edit_json(run / "last.json", lambda m: m.update(weights_sha256=__import__("hashlib").sha256(blob).hexdigest()))
+    (root / "elsewhere").mkdir()
+    (root / "linked").symlink_to("elsewhere")
 
     foreign = onnx.load(str(root / "foreign.onnx"))
     foreign.graph.node[0].output[0] = foreign.graph.output[0].name = "\x1b[31mred"

@@ -95,6 +95,8 @@ def test_json_errors_are_a_json_document_on_stdout(ws: Path) -> None:
         assert set(doc) == {"error"} and doc["error"] in proc.stderr
     proc = run_mmzoo("sample", "missing.onnx", cwd=ws, check=False)
     assert proc.stdout == ""  # without --json, stdout stays for samples only
+    usage = run_mmzoo("train", "mlp", "--no-such-option", "--json", cwd=ws, check=False)
+    assert usage.returncode == 2 and "error" in json.loads(usage.stdout), usage.stderr
 
 
 def test_stream_min_bytes_that_is_not_a_number(ws: Path) -> None:
@@ -207,3 +209,52 @@ def test_sigterm_before_the_first_checkpoint_leaves_nothing(ws: Path) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err, err
     assert not (ws / "T").exists() and not (ws / ".T.partial").exists() and not (ws / ".T.lock").exists()
+
+
+def test_a_kill_9_before_the_first_checkpoint_is_cleaned_up_by_the_next_training(ws: Path, tmp_path: Path) -> None:
+    """kill -9 runs no cleanup: .STAMP.partial stays in runs/mlp/, under a timestamped name
+    no later --out repeats. The next training there removes it (its lock is free); a
+    staging folder whose training is alive stays."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import mmzoo_bin
+
+    shutil.copy(ws / "tiny.txt", tmp_path / "tiny.txt")
+    args = ["train", "mlp", "--data", "tiny.txt", "--steps", "100000", "--batch-size", "100000"]
+    proc = subprocess.Popen([mmzoo_bin(), *args], cwd=tmp_path, stderr=subprocess.DEVNULL)
+    folder = tmp_path / "runs" / "mlp"
+    deadline = time.monotonic() + 120
+    while not list(folder.glob(".*.partial")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (stale,) = folder.glob(".*.partial")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert stale.exists()
+    run_mmzoo("train", "mlp", "--data", "tiny.txt", "--steps", "5", "--json", cwd=tmp_path)
+    assert not stale.exists() and not list(folder.glob(".*.lock"))
+    assert len([p for p in folder.iterdir() if (p / "model.json").is_file()]) == 1
+
+
+def test_a_bidi_override_in_a_files_vocab_is_printed_as_an_escape(tmp_path: Path) -> None:
+    """U+202E passes the vocabulary check (it is not a control character) but would turn
+    the rest of the terminal line around: samples print it as \\u202e."""
+    import onnx
+    from synthetic_files import VOCAB, step_file
+
+    model = onnx.load(str(step_file(tmp_path / "bidi.onnx")))
+    vocab = ["."] + ["\u202e"] + VOCAB[2:]
+    next(p for p in model.metadata_props if p.key == "mmzoo.vocab").value = json.dumps(vocab)
+    (tmp_path / "bidi.onnx").write_bytes(model.SerializeToString())
+    proc = run_mmzoo("sample", "bidi.onnx", "-n", "2", cwd=tmp_path)
+    assert "\u202e" not in proc.stdout and proc.stdout.splitlines() == ["\\u202ebcdefghijklmnopqrstuvwxyz"] * 2
+
+
+def test_steps_0_saves_the_network_as_initialised(ws: Path) -> None:
+    """--steps 0 is allowed (Recipe.validate): it was an AssertionError in the loop."""
+    proc = run_mmzoo("train", "mlp", "--data", "tiny.txt", "--steps", "0", "--out", "S0", "--json", cwd=ws)
+    doc = json.loads(proc.stdout, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert doc["run_dir"].endswith("S0") and doc["train_loss"] is None  # no step, no train loss
+    assert json.loads((ws / "S0" / "model.json").read_text())["model"] == "mlp"
+    assert len(run_mmzoo("sample", "S0", "-n", "2", cwd=ws).stdout.splitlines()) == 2

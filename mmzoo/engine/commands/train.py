@@ -159,7 +159,7 @@ def _lock(run_dir: Path, what: str, parallel: Parallel) -> Any:
 
 def _check_new_out(out: Path) -> None:
     if out.is_symlink():  # the staged run is renamed onto --out at its first checkpoint: a link fails there
-        raise UsageError(f"--out {out} is a symbolic link; name the folder itself ({out.resolve()})")
+        raise UsageError(f"--out {out} is a symbolic link; name the folder it points to instead")
     if out.is_dir() and ((out / META).exists() or (out / LAST_META).exists()):
         raise MmzooError(f"{out} already holds a run: pass --resume to continue it, or another --out")
     if out.exists() and not out.is_dir():
