@@ -92,3 +92,15 @@ class RunFolder:
             return int(json.loads(lines[-1])["step"]) if lines else -1
         except (OSError, ValueError, KeyError, TypeError):
             return -1
+
+
+def diagnose_folder(model_name: str) -> Path:
+    """runs/MODEL/diagnose-<timestamp>: beside the model's runs, never mistaken for one (no checkpoint)."""
+    return stamped_path(RUNS_ROOT / model_name, "diagnose-")
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    """A JSON document (diagnose's stats.json, compare.json) through a temp file and a rename."""
+    from mmzoo.fsutil import atomic_write
+
+    atomic_write(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))

@@ -5,13 +5,14 @@ compare.json), the figures and the report."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mmzoo.errors import MmzooError, UsageError
+from mmzoo.runs.writer import diagnose_folder as default_out
+from mmzoo.runs.writer import write_json
 
 DEFAULT_STEPS = 1000
 
@@ -35,14 +36,6 @@ class DiagnoseRequest:
     quiet: bool = False
     device: str | None = None  # --device: cpu, cuda, mps or auto
     threads: int | None = None  # torch threads; None: the policy of mmzoo.threads
-
-
-def default_out(model_name: str) -> Path:
-    """runs/MODEL/diagnose-<timestamp>: beside the model's runs, never mistaken for one (no checkpoint)."""
-    from mmzoo.runs.folder import RUNS_ROOT
-    from mmzoo.runs.writer import stamped_path
-
-    return stamped_path(RUNS_ROOT / model_name, "diagnose-")
 
 
 def knobs(spec: Any, req: DiagnoseRequest) -> tuple[dict[str, str], Any]:
@@ -136,12 +129,6 @@ def _run_one(
     write_json(out / "stats.json", result.doc)
     written = {name: str(out / file) for name, file in {**figures, "stats": "stats.json"}.items()}
     return {**result.doc, "out": str(out)}, format_report(result.doc, written)
-
-
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    from mmzoo.fsutil import atomic_write
-
-    atomic_write(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
 
 
 def _progress(step: int, total: int, loss: float) -> None:

@@ -33,10 +33,11 @@ def run_counts(spec: Any, req: Any) -> tuple[dict[str, Any], str]:
     """Fit the count model as `mmzoo train` would (same split, same smoothing rule),
     then measure it. Returns (bigram.json's or compare.json's document, the report)."""
     from mmzoo.corpus import load_corpus
-    from mmzoo.engine.commands.diagnose import default_out, write_json
     from mmzoo.engine.diagnose.bigram import count_matrix, counts_doc, sweep_doc
     from mmzoo.engine.diagnose.bigram_plots import draw_counts, draw_smoothing
     from mmzoo.engine.training.trainer import Trainer
+    from mmzoo.runs.writer import diagnose_folder as default_out
+    from mmzoo.runs.writer import write_json
 
     _refuse_gradient_options(spec.name, req)
     values: list[str] = []
